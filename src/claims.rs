@@ -1,0 +1,932 @@
+//! The ID-JAG claim set (draft §3): typed, strictly parsed, and round-trip safe.
+//!
+//! ```
+//! use id_jag::NumericDate;
+//! use id_jag::claims::{IdJagClaims, RequiredClaims};
+//! use id_jag::scope::Scope;
+//!
+//! let iat = NumericDate::from_unix_seconds(1_764_000_000)?;
+//! let claims = IdJagClaims::builder(RequiredClaims {
+//!     issuer: "https://idp.example.com".into(),
+//!     subject: "00u1b2c3".into(),
+//!     audience: "https://as.expenses.example".into(),
+//!     client_id: "aria-at-expenses".into(),
+//!     jwt_id: "9a1f0c3e".into(),
+//!     issued_at: iat,
+//!     expires_at: iat.saturating_add_seconds(300),
+//! })
+//! .scope(Scope::parse("expenses.read")?)
+//! .email("b@example.com")
+//! .build()?;
+//!
+//! let json = claims.to_json();
+//! assert_eq!(IdJagClaims::from_json(json.as_bytes())?, claims);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+
+use crate::date::{NumericDate, NumericDateError};
+use crate::json::{self, JsonError};
+use crate::scope::{Scope, ScopeError};
+use crate::urn;
+
+/// Why a claim set was refused.
+///
+/// Claim names in errors are the crate's own constants, never text from the token.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    /// The payload is not JSON.
+    #[error("claims are not JSON")]
+    NotJson,
+    /// The payload is JSON but not an object.
+    #[error("claims are not a JSON object")]
+    NotAnObject,
+    /// An object in the payload repeats a member name.
+    #[error("claims repeat a member name")]
+    DuplicateMember,
+    /// A required claim is absent.
+    #[error("claim `{0}` is missing")]
+    Missing(&'static str),
+    /// A claim has the wrong JSON type (including `null`): never read as absent.
+    #[error("claim `{0}` has the wrong type")]
+    WrongType(&'static str),
+    /// A string claim is empty, or an array claim has no element.
+    #[error("claim `{0}` is empty")]
+    Empty(&'static str),
+    /// A date claim is not an acceptable NumericDate.
+    #[error("claim `{claim}` is not a valid date: {error}")]
+    InvalidDate {
+        /// The claim.
+        claim: &'static str,
+        /// Why.
+        error: NumericDateError,
+    },
+    /// `scope` does not follow RFC 6749 §3.3.
+    #[error("claim `scope` is invalid: {0}")]
+    InvalidScope(ScopeError),
+    /// The inside of a structured claim (`act`, `sub_id`, `cnf`, `authorization_details`) is
+    /// malformed, or `exp` is not after `iat` in a builder.
+    #[error("claim `{0}` is malformed")]
+    Invalid(&'static str),
+    /// The builder was given a registered claim name as an extra claim.
+    #[error("extra claim uses a registered claim name")]
+    ReservedName,
+}
+
+impl ClaimsError {
+    /// A stable, machine-readable reason code.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ClaimsError::NotJson => "claims_not_json",
+            ClaimsError::NotAnObject => "claims_not_object",
+            ClaimsError::DuplicateMember => "claims_duplicate_member",
+            ClaimsError::Missing(_) => "claim_missing",
+            ClaimsError::WrongType(_) => "claim_wrong_type",
+            ClaimsError::Empty(_) => "claim_empty",
+            ClaimsError::InvalidDate { .. } => "claim_invalid_date",
+            ClaimsError::InvalidScope(_) => "claim_invalid_scope",
+            ClaimsError::Invalid(_) => "claim_invalid",
+            ClaimsError::ReservedName => "claim_reserved_name",
+        }
+    }
+
+    /// The claim concerned, when the error is about one.
+    pub fn claim(self) -> Option<&'static str> {
+        match self {
+            ClaimsError::Missing(name)
+            | ClaimsError::WrongType(name)
+            | ClaimsError::Empty(name)
+            | ClaimsError::Invalid(name)
+            | ClaimsError::InvalidDate { claim: name, .. } => Some(name),
+            ClaimsError::InvalidScope(_) => Some("scope"),
+            _ => None,
+        }
+    }
+
+    fn from_json(error: JsonError) -> Self {
+        match error {
+            JsonError::Syntax => ClaimsError::NotJson,
+            JsonError::NotAnObject => ClaimsError::NotAnObject,
+            JsonError::DuplicateMember => ClaimsError::DuplicateMember,
+        }
+    }
+}
+
+/// Every claim name this crate types; anything else is kept as an extra claim.
+const REGISTERED: [&str; 21] = [
+    "iss",
+    "sub",
+    "aud",
+    "client_id",
+    "jti",
+    "exp",
+    "iat",
+    "nbf",
+    "resource",
+    "scope",
+    "authorization_details",
+    "act",
+    "tenant",
+    "auth_time",
+    "acr",
+    "amr",
+    "aud_tenant",
+    "aud_sub",
+    "email",
+    "sub_id",
+    "cnf",
+];
+
+/// A claim that is one string or an array of strings (`aud` per RFC 7519 §4.1.3, `resource`).
+/// The wire shape is kept so that a round trip reproduces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OneOrMany {
+    /// A single string.
+    One(String),
+    /// A non-empty array of strings.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let values: &[String] = match self {
+            OneOrMany::One(value) => std::slice::from_ref(value),
+            OneOrMany::Many(values) => values,
+        };
+        values.iter().map(String::as_str)
+    }
+
+    /// The single value: the string, or the only element of a one-element array. `None` when
+    /// there are several, so that no caller can slip into any-of matching.
+    pub fn single(&self) -> Option<&str> {
+        match self {
+            OneOrMany::One(value) => Some(value),
+            OneOrMany::Many(values) => match values.as_slice() {
+                [value] => Some(value),
+                _ => None,
+            },
+        }
+    }
+
+    /// How many values.
+    pub fn len(&self) -> usize {
+        match self {
+            OneOrMany::One(_) => 1,
+            OneOrMany::Many(values) => values.len(),
+        }
+    }
+
+    /// Always false: an empty array is refused on parse and on construction.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn from_value(value: Value, claim: &'static str) -> Result<Self, ClaimsError> {
+        match value {
+            Value::String(text) if text.is_empty() => Err(ClaimsError::Empty(claim)),
+            Value::String(text) => Ok(OneOrMany::One(text)),
+            Value::Array(items) if items.is_empty() => Err(ClaimsError::Empty(claim)),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(text) if text.is_empty() => Err(ClaimsError::Empty(claim)),
+                    Value::String(text) => Ok(text),
+                    _ => Err(ClaimsError::WrongType(claim)),
+                })
+                .collect::<Result<_, _>>()
+                .map(OneOrMany::Many),
+            _ => Err(ClaimsError::WrongType(claim)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            OneOrMany::One(value) => Value::String(value.clone()),
+            OneOrMany::Many(values) => values.iter().cloned().map(Value::String).collect(),
+        }
+    }
+}
+
+/// An RFC 8693 §4.1 actor (`act`): who acts on the subject's behalf, possibly itself acting
+/// for another (nested `act`). Okta sends `sub` and `sub_profile` for AI agents.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Actor {
+    sub: Option<String>,
+    iss: Option<String>,
+    act: Option<Box<Actor>>,
+    other: Map<String, Value>,
+}
+
+impl Actor {
+    /// An actor identified by `sub`.
+    pub fn new(subject: impl Into<String>) -> Self {
+        Actor { sub: Some(subject.into()), ..Actor::default() }
+    }
+
+    /// Set the actor's `iss`.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.iss = Some(issuer.into());
+        self
+    }
+
+    /// Set the actor this actor acts for (the prior link in the delegation chain).
+    pub fn with_actor(mut self, actor: Actor) -> Self {
+        self.act = Some(Box::new(actor));
+        self
+    }
+
+    /// Add another claim (such as `sub_profile`). `sub`, `iss` and `act` are ignored here.
+    pub fn with_claim(mut self, name: impl Into<String>, value: Value) -> Self {
+        let name = name.into();
+        if !matches!(name.as_str(), "sub" | "iss" | "act") {
+            self.other.insert(name, value);
+        }
+        self
+    }
+
+    /// The actor's `sub`.
+    pub fn subject(&self) -> Option<&str> {
+        self.sub.as_deref()
+    }
+
+    /// The actor's `iss`.
+    pub fn issuer(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// The nested actor.
+    pub fn actor(&self) -> Option<&Actor> {
+        self.act.as_deref()
+    }
+
+    /// Another claim of the actor, such as `sub_profile`.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.other.get(name)
+    }
+
+    fn from_value(value: Value) -> Result<Self, ClaimsError> {
+        let Value::Object(mut members) = value else {
+            return Err(ClaimsError::WrongType("act"));
+        };
+        let sub =
+            optional_nonempty(&mut members, "sub").map_err(|_| ClaimsError::Invalid("act"))?;
+        let iss =
+            optional_nonempty(&mut members, "iss").map_err(|_| ClaimsError::Invalid("act"))?;
+        let act = match members.shift_remove("act") {
+            None => None,
+            Some(nested @ Value::Object(_)) => Some(Box::new(Actor::from_value(nested)?)),
+            Some(_) => return Err(ClaimsError::Invalid("act")),
+        };
+        Ok(Actor { sub, iss, act, other: members })
+    }
+
+    fn to_value(&self) -> Value {
+        let mut members = Map::new();
+        if let Some(sub) = &self.sub {
+            members.insert("sub".to_owned(), Value::String(sub.clone()));
+        }
+        if let Some(iss) = &self.iss {
+            members.insert("iss".to_owned(), Value::String(iss.clone()));
+        }
+        members.extend(self.other.iter().map(|(name, value)| (name.clone(), value.clone())));
+        if let Some(act) = &self.act {
+            members.insert("act".to_owned(), act.to_value());
+        }
+        Value::Object(members)
+    }
+}
+
+/// A `sub_id` of format `saml-nameid` (draft §3.2): the SAML NameID that names the same user as
+/// `sub`. The optional members are present exactly when the NameID carries that attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamlNameId {
+    /// The SAML issuer (entity ID) that asserted the NameID.
+    pub issuer: String,
+    /// The NameID value.
+    pub nameid: String,
+    /// The NameID `Format` attribute.
+    pub nameid_format: Option<String>,
+    /// The NameID `NameQualifier` attribute.
+    pub name_qualifier: Option<String>,
+    /// The NameID `SPNameQualifier` attribute.
+    pub sp_name_qualifier: Option<String>,
+    /// The NameID `SPProvidedID` attribute.
+    pub sp_provided_id: Option<String>,
+    /// Members the draft does not define, kept for a faithful round trip.
+    pub extra: Map<String, Value>,
+}
+
+/// An RFC 9493 subject identifier (`sub_id`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubjectIdentifier {
+    /// Format `saml-nameid` (draft §3.2), typed.
+    SamlNameId(SamlNameId),
+    /// Any other format, kept as sent (it has a string `format` member).
+    Other(Map<String, Value>),
+}
+
+impl SubjectIdentifier {
+    /// The `format` member.
+    pub fn format(&self) -> &str {
+        match self {
+            SubjectIdentifier::SamlNameId(_) => urn::SUBJECT_ID_FORMAT_SAML_NAMEID,
+            SubjectIdentifier::Other(members) => {
+                members.get("format").and_then(Value::as_str).unwrap_or_default()
+            }
+        }
+    }
+
+    fn from_value(value: Value) -> Result<Self, ClaimsError> {
+        const CLAIM: &str = "sub_id";
+        let Value::Object(mut members) = value else {
+            return Err(ClaimsError::WrongType(CLAIM));
+        };
+        let format = match members.get("format") {
+            Some(Value::String(format)) if !format.is_empty() => format.as_str(),
+            _ => return Err(ClaimsError::Invalid(CLAIM)),
+        };
+        if format != urn::SUBJECT_ID_FORMAT_SAML_NAMEID {
+            return Ok(SubjectIdentifier::Other(members));
+        }
+        members.shift_remove("format");
+        let invalid = |_| ClaimsError::Invalid(CLAIM);
+        let issuer = optional_nonempty(&mut members, "issuer").map_err(invalid)?;
+        let nameid = optional_nonempty(&mut members, "nameid").map_err(invalid)?;
+        let (Some(issuer), Some(nameid)) = (issuer, nameid) else {
+            return Err(ClaimsError::Invalid(CLAIM));
+        };
+        Ok(SubjectIdentifier::SamlNameId(SamlNameId {
+            issuer,
+            nameid,
+            nameid_format: optional_nonempty(&mut members, "nameid_format").map_err(invalid)?,
+            name_qualifier: optional_nonempty(&mut members, "name_qualifier").map_err(invalid)?,
+            sp_name_qualifier: optional_nonempty(&mut members, "sp_name_qualifier")
+                .map_err(invalid)?,
+            sp_provided_id: optional_nonempty(&mut members, "sp_provided_id").map_err(invalid)?,
+            extra: members,
+        }))
+    }
+
+    fn to_value(&self) -> Value {
+        let SubjectIdentifier::SamlNameId(id) = self else {
+            let SubjectIdentifier::Other(members) = self else { return Value::Null };
+            return Value::Object(members.clone());
+        };
+        let mut members = Map::new();
+        let mut put = |name: &str, value: &Option<String>| {
+            if let Some(value) = value {
+                members.insert(name.to_owned(), Value::String(value.clone()));
+            }
+        };
+        put("format", &Some(urn::SUBJECT_ID_FORMAT_SAML_NAMEID.to_owned()));
+        put("issuer", &Some(id.issuer.clone()));
+        put("nameid", &Some(id.nameid.clone()));
+        put("nameid_format", &id.nameid_format);
+        put("name_qualifier", &id.name_qualifier);
+        put("sp_name_qualifier", &id.sp_name_qualifier);
+        put("sp_provided_id", &id.sp_provided_id);
+        members.extend(id.extra.iter().map(|(name, value)| (name.clone(), value.clone())));
+        Value::Object(members)
+    }
+}
+
+/// The RFC 7800 confirmation claim (`cnf`); `jkt` is the RFC 9449 §6 DPoP key thumbprint.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the key the token is bound to.
+    pub jkt: Option<String>,
+    /// Other confirmation methods, kept as sent.
+    pub extra: Map<String, Value>,
+}
+
+impl Confirmation {
+    fn from_value(value: Value) -> Result<Self, ClaimsError> {
+        let Value::Object(mut members) = value else {
+            return Err(ClaimsError::WrongType("cnf"));
+        };
+        let jkt =
+            optional_nonempty(&mut members, "jkt").map_err(|_| ClaimsError::Invalid("cnf"))?;
+        Ok(Confirmation { jkt, extra: members })
+    }
+
+    fn to_value(&self) -> Value {
+        let mut members = Map::new();
+        if let Some(jkt) = &self.jkt {
+            members.insert("jkt".to_owned(), Value::String(jkt.clone()));
+        }
+        members.extend(self.extra.iter().map(|(name, value)| (name.clone(), value.clone())));
+        Value::Object(members)
+    }
+}
+
+/// One RFC 9396 authorization details object: a JSON object with a string `type`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthorizationDetail(Map<String, Value>);
+
+impl AuthorizationDetail {
+    /// An authorization detail from a JSON value; it must be an object with a non-empty
+    /// string `type` (RFC 9396 §2).
+    pub fn from_value(value: Value) -> Result<Self, ClaimsError> {
+        const CLAIM: &str = "authorization_details";
+        let Value::Object(members) = value else {
+            return Err(ClaimsError::Invalid(CLAIM));
+        };
+        match members.get("type") {
+            Some(Value::String(kind)) if !kind.is_empty() => Ok(AuthorizationDetail(members)),
+            _ => Err(ClaimsError::Invalid(CLAIM)),
+        }
+    }
+
+    /// Its `type`.
+    pub fn detail_type(&self) -> &str {
+        self.0.get("type").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// All its members.
+    pub fn members(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// As a JSON value.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+}
+
+/// The claims of an ID-JAG (draft §3).
+///
+/// Built by [`IdJagClaims::builder`] (which cannot omit a required claim) or parsed by
+/// [`IdJagClaims::from_json`] (which refuses a missing or mistyped one). Claims the crate does
+/// not know are kept and survive a round trip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdJagClaims {
+    iss: String,
+    sub: String,
+    aud: OneOrMany,
+    client_id: String,
+    jti: String,
+    exp: NumericDate,
+    iat: NumericDate,
+    nbf: Option<NumericDate>,
+    resource: Option<OneOrMany>,
+    scope: Option<Scope>,
+    authorization_details: Option<Vec<AuthorizationDetail>>,
+    act: Option<Actor>,
+    tenant: Option<String>,
+    auth_time: Option<NumericDate>,
+    acr: Option<String>,
+    amr: Option<Vec<String>>,
+    aud_tenant: Option<String>,
+    aud_sub: Option<String>,
+    email: Option<String>,
+    sub_id: Option<SubjectIdentifier>,
+    cnf: Option<Confirmation>,
+    extra: Map<String, Value>,
+}
+
+/// The claims every ID-JAG must carry (draft §3); handing them over as one value is what makes
+/// a claim set without them impossible to build.
+#[derive(Clone, Debug)]
+pub struct RequiredClaims {
+    /// `iss`: the IdP's issuer identifier.
+    pub issuer: String,
+    /// `sub`: the user, as the IdP names them for this resource app.
+    pub subject: String,
+    /// `aud`: the resource authorization server's issuer identifier.
+    pub audience: String,
+    /// `client_id`: the client's identifier *at the resource authorization server*.
+    pub client_id: String,
+    /// `jti`: a unique token identifier.
+    pub jwt_id: String,
+    /// `iat`.
+    pub issued_at: NumericDate,
+    /// `exp`.
+    pub expires_at: NumericDate,
+}
+
+/// Builds an [`IdJagClaims`]; see [`IdJagClaims::builder`].
+#[derive(Clone, Debug)]
+pub struct IdJagClaimsBuilder {
+    claims: IdJagClaims,
+}
+
+impl IdJagClaimsBuilder {
+    /// `resource`: one resource indicator (RFC 8707).
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.claims.resource = Some(OneOrMany::One(resource.into()));
+        self
+    }
+
+    /// `resource`: several resource indicators, emitted as an array (one is emitted as a
+    /// string).
+    pub fn resources(mut self, resources: Vec<String>) -> Self {
+        self.claims.resource = match resources.len() {
+            0 => None,
+            1 => resources.into_iter().next().map(OneOrMany::One),
+            _ => Some(OneOrMany::Many(resources)),
+        };
+        self
+    }
+
+    /// `scope`; an empty set is not emitted.
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.claims.scope = (!scope.is_empty()).then_some(scope);
+        self
+    }
+
+    /// `authorization_details` (RFC 9396).
+    pub fn authorization_details(mut self, details: Vec<AuthorizationDetail>) -> Self {
+        self.claims.authorization_details = Some(details);
+        self
+    }
+
+    /// `act`: the actor acting for the subject.
+    pub fn actor(mut self, actor: Actor) -> Self {
+        self.claims.act = Some(actor);
+        self
+    }
+
+    /// `tenant`: the IdP tenant of the subject.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.claims.tenant = Some(tenant.into());
+        self
+    }
+
+    /// `auth_time`: when the user authenticated.
+    pub fn auth_time(mut self, auth_time: NumericDate) -> Self {
+        self.claims.auth_time = Some(auth_time);
+        self
+    }
+
+    /// `acr`: the authentication context class reference.
+    pub fn acr(mut self, acr: impl Into<String>) -> Self {
+        self.claims.acr = Some(acr.into());
+        self
+    }
+
+    /// `amr`: the authentication methods references.
+    pub fn amr(mut self, amr: Vec<String>) -> Self {
+        self.claims.amr = Some(amr);
+        self
+    }
+
+    /// `aud_tenant`: the subject's tenant at the resource app.
+    pub fn aud_tenant(mut self, aud_tenant: impl Into<String>) -> Self {
+        self.claims.aud_tenant = Some(aud_tenant.into());
+        self
+    }
+
+    /// `aud_sub`: the subject's identifier at the resource app.
+    pub fn aud_sub(mut self, aud_sub: impl Into<String>) -> Self {
+        self.claims.aud_sub = Some(aud_sub.into());
+        self
+    }
+
+    /// `email`: only ever a verified address.
+    pub fn email(mut self, email: impl Into<String>) -> Self {
+        self.claims.email = Some(email.into());
+        self
+    }
+
+    /// `sub_id` (RFC 9493, draft §3.2).
+    pub fn sub_id(mut self, sub_id: SubjectIdentifier) -> Self {
+        self.claims.sub_id = Some(sub_id);
+        self
+    }
+
+    /// `cnf` with `jkt`: binds the ID-JAG to a DPoP key (draft §9.8).
+    pub fn cnf_jkt(mut self, thumbprint: impl Into<String>) -> Self {
+        self.claims.cnf = Some(Confirmation { jkt: Some(thumbprint.into()), ..Default::default() });
+        self
+    }
+
+    /// `nbf`.
+    pub fn not_before(mut self, nbf: NumericDate) -> Self {
+        self.claims.nbf = Some(nbf);
+        self
+    }
+
+    /// A claim this crate does not type. Registered names are refused by
+    /// [`IdJagClaimsBuilder::build`] with [`ClaimsError::ReservedName`].
+    pub fn extra_claim(mut self, name: impl Into<String>, value: Value) -> Self {
+        let name = name.into();
+        if REGISTERED.contains(&name.as_str()) {
+            // Recorded so that build() can refuse it; a silent drop would surprise.
+            self.claims.extra.insert(RESERVED_MARKER.to_owned(), Value::Null);
+        } else {
+            self.claims.extra.insert(name, value);
+        }
+        self
+    }
+
+    /// The claim set, once every string is non-empty, every optional value well-formed and
+    /// `exp` after `iat`.
+    pub fn build(self) -> Result<IdJagClaims, ClaimsError> {
+        let claims = self.claims;
+        if claims.extra.contains_key(RESERVED_MARKER) {
+            return Err(ClaimsError::ReservedName);
+        }
+        // Round-trip through the parser: the builder then enforces exactly the parser's rules.
+        let reparsed = IdJagClaims::from_json(claims.to_json().as_bytes())?;
+        if reparsed.exp <= reparsed.iat {
+            return Err(ClaimsError::Invalid("exp"));
+        }
+        Ok(reparsed)
+    }
+}
+
+/// Not a valid JSON member name a builder caller could pass by accident (it has a NUL).
+const RESERVED_MARKER: &str = "\u{0}reserved";
+
+impl IdJagClaims {
+    /// Start a claim set from the claims every ID-JAG must carry.
+    pub fn builder(required: RequiredClaims) -> IdJagClaimsBuilder {
+        IdJagClaimsBuilder {
+            claims: IdJagClaims {
+                iss: required.issuer,
+                sub: required.subject,
+                aud: OneOrMany::One(required.audience),
+                client_id: required.client_id,
+                jti: required.jwt_id,
+                exp: required.expires_at,
+                iat: required.issued_at,
+                nbf: None,
+                resource: None,
+                scope: None,
+                authorization_details: None,
+                act: None,
+                tenant: None,
+                auth_time: None,
+                acr: None,
+                amr: None,
+                aud_tenant: None,
+                aud_sub: None,
+                email: None,
+                sub_id: None,
+                cnf: None,
+                extra: Map::new(),
+            },
+        }
+    }
+
+    /// Parse a claim set from JSON, strictly: one object, no repeated member at any depth,
+    /// every required claim present, every claim of its registered type. A claim of the wrong
+    /// type (`null` included) is an error, never "absent".
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ClaimsError> {
+        let members = json::parse_object(bytes).map_err(ClaimsError::from_json)?;
+        Self::from_members(members)
+    }
+
+    fn from_members(mut m: Map<String, Value>) -> Result<Self, ClaimsError> {
+        Ok(IdJagClaims {
+            iss: required_string(&mut m, "iss")?,
+            sub: required_string(&mut m, "sub")?,
+            aud: OneOrMany::from_value(
+                m.shift_remove("aud").ok_or(ClaimsError::Missing("aud"))?,
+                "aud",
+            )?,
+            client_id: required_string(&mut m, "client_id")?,
+            jti: required_string(&mut m, "jti")?,
+            exp: optional_date(&mut m, "exp")?.ok_or(ClaimsError::Missing("exp"))?,
+            iat: optional_date(&mut m, "iat")?.ok_or(ClaimsError::Missing("iat"))?,
+            nbf: optional_date(&mut m, "nbf")?,
+            resource: m
+                .shift_remove("resource")
+                .map(|v| OneOrMany::from_value(v, "resource"))
+                .transpose()?,
+            scope: optional_string(&mut m, "scope")?
+                .map(|text| Scope::parse(&text).map_err(ClaimsError::InvalidScope))
+                .transpose()?,
+            authorization_details: m
+                .shift_remove("authorization_details")
+                .map(|value| match value {
+                    Value::Array(items) => {
+                        items.into_iter().map(AuthorizationDetail::from_value).collect()
+                    }
+                    _ => Err(ClaimsError::WrongType("authorization_details")),
+                })
+                .transpose()?,
+            act: m.shift_remove("act").map(Actor::from_value).transpose()?,
+            tenant: optional_string(&mut m, "tenant")?,
+            auth_time: optional_date(&mut m, "auth_time")?,
+            acr: optional_string(&mut m, "acr")?,
+            amr: m
+                .shift_remove("amr")
+                .map(|value| match value {
+                    Value::Array(items) => items
+                        .into_iter()
+                        .map(|item| match item {
+                            Value::String(method) => Ok(method),
+                            _ => Err(ClaimsError::WrongType("amr")),
+                        })
+                        .collect(),
+                    _ => Err(ClaimsError::WrongType("amr")),
+                })
+                .transpose()?,
+            aud_tenant: optional_string(&mut m, "aud_tenant")?,
+            aud_sub: optional_string(&mut m, "aud_sub")?,
+            email: optional_string(&mut m, "email")?,
+            sub_id: m.shift_remove("sub_id").map(SubjectIdentifier::from_value).transpose()?,
+            cnf: m.shift_remove("cnf").map(Confirmation::from_value).transpose()?,
+            extra: m,
+        })
+    }
+
+    /// The claim set as compact JSON: registered claims first, in a fixed order, then the
+    /// extra claims in the order they came.
+    pub fn to_json(&self) -> String {
+        // Serializing a map of strings and numbers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.iss
+    }
+    /// `sub`.
+    pub fn subject(&self) -> &str {
+        &self.sub
+    }
+    /// `aud`, in its wire shape.
+    pub fn audience(&self) -> &OneOrMany {
+        &self.aud
+    }
+    /// `client_id`: the client's identifier at the resource authorization server.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+    /// `jti`.
+    pub fn jwt_id(&self) -> &str {
+        &self.jti
+    }
+    /// `exp`.
+    pub fn expires_at(&self) -> NumericDate {
+        self.exp
+    }
+    /// `iat`.
+    pub fn issued_at(&self) -> NumericDate {
+        self.iat
+    }
+    /// `nbf`.
+    pub fn not_before(&self) -> Option<NumericDate> {
+        self.nbf
+    }
+    /// `resource`.
+    pub fn resource(&self) -> Option<&OneOrMany> {
+        self.resource.as_ref()
+    }
+    /// `scope`.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+    /// `authorization_details`.
+    pub fn authorization_details(&self) -> Option<&[AuthorizationDetail]> {
+        self.authorization_details.as_deref()
+    }
+    /// `act`.
+    pub fn actor(&self) -> Option<&Actor> {
+        self.act.as_ref()
+    }
+    /// `tenant`.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+    /// `auth_time`.
+    pub fn auth_time(&self) -> Option<NumericDate> {
+        self.auth_time
+    }
+    /// `acr`.
+    pub fn acr(&self) -> Option<&str> {
+        self.acr.as_deref()
+    }
+    /// `amr`.
+    pub fn amr(&self) -> Option<&[String]> {
+        self.amr.as_deref()
+    }
+    /// `aud_tenant`.
+    pub fn aud_tenant(&self) -> Option<&str> {
+        self.aud_tenant.as_deref()
+    }
+    /// `aud_sub`.
+    pub fn aud_sub(&self) -> Option<&str> {
+        self.aud_sub.as_deref()
+    }
+    /// `email`.
+    pub fn email(&self) -> Option<&str> {
+        self.email.as_deref()
+    }
+    /// `sub_id`.
+    pub fn sub_id(&self) -> Option<&SubjectIdentifier> {
+        self.sub_id.as_ref()
+    }
+    /// `cnf`.
+    pub fn confirmation(&self) -> Option<&Confirmation> {
+        self.cnf.as_ref()
+    }
+    /// A claim this crate does not type, by name.
+    pub fn extra_claim(&self, name: &str) -> Option<&Value> {
+        self.extra.get(name)
+    }
+    /// Every claim this crate does not type, in the order they came.
+    pub fn extra_claims(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+}
+
+impl Serialize for IdJagClaims {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("iss", &self.iss)?;
+        map.serialize_entry("sub", &self.sub)?;
+        map.serialize_entry("aud", &self.aud.to_value())?;
+        map.serialize_entry("client_id", &self.client_id)?;
+        map.serialize_entry("jti", &self.jti)?;
+        map.serialize_entry("exp", &self.exp)?;
+        map.serialize_entry("iat", &self.iat)?;
+        if let Some(nbf) = &self.nbf {
+            map.serialize_entry("nbf", nbf)?;
+        }
+        if let Some(resource) = &self.resource {
+            map.serialize_entry("resource", &resource.to_value())?;
+        }
+        if let Some(scope) = &self.scope {
+            map.serialize_entry("scope", scope)?;
+        }
+        if let Some(details) = &self.authorization_details {
+            let values: Vec<Value> = details.iter().map(AuthorizationDetail::to_value).collect();
+            map.serialize_entry("authorization_details", &values)?;
+        }
+        if let Some(act) = &self.act {
+            map.serialize_entry("act", &act.to_value())?;
+        }
+        let strings = [
+            ("tenant", &self.tenant),
+            ("acr", &self.acr),
+            ("aud_tenant", &self.aud_tenant),
+            ("aud_sub", &self.aud_sub),
+            ("email", &self.email),
+        ];
+        for (name, value) in strings {
+            if let Some(value) = value {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        if let Some(auth_time) = &self.auth_time {
+            map.serialize_entry("auth_time", auth_time)?;
+        }
+        if let Some(amr) = &self.amr {
+            map.serialize_entry("amr", amr)?;
+        }
+        if let Some(sub_id) = &self.sub_id {
+            map.serialize_entry("sub_id", &sub_id.to_value())?;
+        }
+        if let Some(cnf) = &self.cnf {
+            map.serialize_entry("cnf", &cnf.to_value())?;
+        }
+        for (name, value) in &self.extra {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+fn required_string(m: &mut Map<String, Value>, name: &'static str) -> Result<String, ClaimsError> {
+    optional_string(m, name)?.ok_or(ClaimsError::Missing(name))
+}
+
+fn optional_string(
+    m: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, ClaimsError> {
+    match m.shift_remove(name) {
+        None => Ok(None),
+        Some(Value::String(text)) if text.is_empty() => Err(ClaimsError::Empty(name)),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(ClaimsError::WrongType(name)),
+    }
+}
+
+/// An optional non-empty string member of a nested object; the error is mapped by the caller.
+fn optional_nonempty(m: &mut Map<String, Value>, name: &'static str) -> Result<Option<String>, ()> {
+    match m.shift_remove(name) {
+        None => Ok(None),
+        Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
+        Some(_) => Err(()),
+    }
+}
+
+fn optional_date(
+    m: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<NumericDate>, ClaimsError> {
+    m.shift_remove(name)
+        .map(|value| {
+            NumericDate::from_json(&value)
+                .map_err(|error| ClaimsError::InvalidDate { claim: name, error })
+        })
+        .transpose()
+}

@@ -1,0 +1,286 @@
+//! Compact JWS (RFC 7515 §7.1), strictly: size cap, exactly three canonical base64url
+//! segments, header and payload without duplicate members, and header rules that keep every
+//! key choice on the verifier's side.
+
+use serde_json::{Map, Value};
+
+use super::{Algorithm, AlgorithmSet, JoseError, KeySet, Signer, VerificationKey};
+use super::{b64_decode, b64_encode, verify_signature};
+use crate::json::{self, JsonError};
+
+/// Limits and allow-list for parsing a compact JWS.
+#[derive(Clone, Copy, Debug)]
+pub struct ParseOptions {
+    max_len: usize,
+    allowed: AlgorithmSet,
+}
+
+impl ParseOptions {
+    /// The default size cap: 16 KiB, far above any real ID-JAG and far below anything costly.
+    pub const DEFAULT_MAX_LEN: usize = 16 * 1024;
+
+    /// Options allowing exactly `allowed`, with the default size cap.
+    pub fn new(allowed: AlgorithmSet) -> Self {
+        Self { max_len: Self::DEFAULT_MAX_LEN, allowed }
+    }
+
+    /// Change the size cap (in bytes of the compact serialization).
+    pub fn with_max_len(mut self, max_len: usize) -> Self {
+        self.max_len = max_len;
+        self
+    }
+
+    /// The allowed algorithms.
+    pub fn allowed(&self) -> AlgorithmSet {
+        self.allowed
+    }
+}
+
+/// The JOSE header of a compact JWS, as far as this crate reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JwsHeader {
+    algorithm: Algorithm,
+    typ: Option<String>,
+    kid: Option<String>,
+    cty: Option<String>,
+}
+
+impl JwsHeader {
+    /// `alg`, already checked against the allow-list.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// `typ`, as sent.
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// `kid`, as sent.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// `cty`, as sent.
+    pub fn cty(&self) -> Option<&str> {
+        self.cty.as_deref()
+    }
+
+    /// Whether `typ` is the media type `expected` (see [`media_type_matches`]).
+    pub fn typ_is(&self, expected: &str) -> bool {
+        self.typ.as_deref().is_some_and(|typ| media_type_matches(typ, expected))
+    }
+
+    fn from_map(header: &Map<String, Value>, allowed: AlgorithmSet) -> Result<Self, JoseError> {
+        // RFC 7515 §4.1.1 and RFC 8725 §3.1: alg is required and must be one the caller allows.
+        let algorithm = match header.get("alg") {
+            None => return Err(JoseError::AlgorithmMissing),
+            Some(Value::String(name)) => {
+                Algorithm::from_name(name).ok_or(JoseError::AlgorithmUnsupported)?
+            }
+            Some(_) => return Err(JoseError::HeaderMemberType("alg")),
+        };
+        if !allowed.contains(algorithm) {
+            return Err(JoseError::AlgorithmNotAllowed);
+        }
+
+        // RFC 7515 §4.1.11: crit must not be empty, and we understand no extension.
+        if let Some(crit) = header.get("crit") {
+            let Value::Array(names) = crit else {
+                return Err(JoseError::HeaderMemberType("crit"));
+            };
+            if names.iter().any(|name| !name.is_string()) {
+                return Err(JoseError::HeaderMemberType("crit"));
+            }
+            return Err(if names.is_empty() {
+                JoseError::CritEmpty
+            } else {
+                JoseError::CritUnsupported
+            });
+        }
+
+        // RFC 7797: an unencoded payload changes what is signed; never for an ID-JAG.
+        if header.contains_key("b64") {
+            return Err(JoseError::B64Unsupported);
+        }
+
+        // RFC 8725 §3.10: a key named or carried by the token proves nothing about its signer.
+        if ["jwk", "jku", "x5u", "x5c"].iter().any(|name| header.contains_key(*name)) {
+            return Err(JoseError::EmbeddedKey);
+        }
+
+        Ok(Self {
+            algorithm,
+            typ: optional_string(header, "typ")?,
+            kid: optional_string(header, "kid")?,
+            cty: optional_string(header, "cty")?,
+        })
+    }
+}
+
+fn optional_string(
+    header: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, JoseError> {
+    match header.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(JoseError::HeaderMemberType(name)),
+    }
+}
+
+/// Whether a `typ` or `cty` value names the media type `expected`, given in its short form
+/// (`oauth-id-jag+jwt`): compared case-insensitively, with or without the `application/` prefix
+/// (RFC 7515 §4.1.9).
+pub fn media_type_matches(value: &str, expected: &str) -> bool {
+    const PREFIX: &[u8] = b"application/";
+    let value = value.as_bytes();
+    if value.eq_ignore_ascii_case(expected.as_bytes()) {
+        return true;
+    }
+    match (value.get(..PREFIX.len()), value.get(PREFIX.len()..)) {
+        (Some(prefix), Some(rest)) => {
+            prefix.eq_ignore_ascii_case(PREFIX) && rest.eq_ignore_ascii_case(expected.as_bytes())
+        }
+        _ => false,
+    }
+}
+
+/// A parsed, not yet verified, compact JWS.
+///
+/// Holding one proves only that the structure and header rules passed; the payload is
+/// attacker-controlled until [`CompactJws::verify_with`] or
+/// [`CompactJws::verify_with_key_set`] succeeds.
+#[derive(Clone, Debug)]
+pub struct CompactJws<'a> {
+    signing_input: &'a str,
+    header: JwsHeader,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl<'a> CompactJws<'a> {
+    /// Parse `token` under `options`.
+    ///
+    /// Refuses, in this order: a token over the size cap; anything but three dot-separated
+    /// segments; a segment that is not canonical unpadded base64url; a header that is not a
+    /// JSON object or repeats a member; the header rules (`alg` missing, unsupported or not
+    /// allowed, `crit`, `b64`, `jwk`/`jku`/`x5u`/`x5c`, members of the wrong type); a
+    /// signature of the wrong length for a fixed-length algorithm.
+    pub fn parse(token: &'a str, options: &ParseOptions) -> Result<Self, JoseError> {
+        if token.len() > options.max_len {
+            return Err(JoseError::TooLarge);
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (segments.next(), segments.next(), segments.next(), segments.next())
+        else {
+            return Err(JoseError::SegmentCount);
+        };
+
+        let header_bytes = b64_decode(header_b64).ok_or(JoseError::Base64)?;
+        let payload = b64_decode(payload_b64).ok_or(JoseError::Base64)?;
+        let signature = b64_decode(signature_b64).ok_or(JoseError::Base64)?;
+
+        let header_map = json::parse_object(&header_bytes).map_err(|error| match error {
+            JsonError::DuplicateMember => JoseError::HeaderDuplicateMember,
+            JsonError::Syntax | JsonError::NotAnObject => JoseError::HeaderNotJson,
+        })?;
+        let header = JwsHeader::from_map(&header_map, options.allowed)?;
+
+        // Refuse a wrong-length signature before any key lookup or big-number arithmetic.
+        if let Some(expected) = header.algorithm.fixed_signature_len() {
+            if signature.len() != expected {
+                return Err(JoseError::SignatureLength);
+            }
+        }
+
+        // Both dots are present, so the signing input ends before the second one.
+        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+        let signing_input = token.get(..signing_input_len).ok_or(JoseError::SegmentCount)?;
+        Ok(Self { signing_input, header, payload, signature })
+    }
+
+    /// The protected header.
+    pub fn header(&self) -> &JwsHeader {
+        &self.header
+    }
+
+    /// The decoded payload. Unverified until a `verify_*` method has succeeded.
+    pub fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Consume the parse and keep the decoded payload bytes.
+    pub fn into_unverified_payload(self) -> Vec<u8> {
+        self.payload
+    }
+
+    /// `BASE64URL(header) || '.' || BASE64URL(payload)`, the bytes the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    /// The decoded signature.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// Verify with this key; its algorithm must be the header's `alg`.
+    pub fn verify_with(&self, key: &VerificationKey) -> Result<(), JoseError> {
+        verify_signature(key, self.header.algorithm, self.signing_input(), &self.signature)
+    }
+
+    /// Select the key by `alg` and `kid` (see [`KeySet::select`]) and verify with it.
+    pub fn verify_with_key_set<'k>(
+        &self,
+        keys: &'k KeySet,
+    ) -> Result<&'k VerificationKey, JoseError> {
+        let key = keys.select(self.header.algorithm, self.header.kid())?;
+        self.verify_with(key)?;
+        Ok(key)
+    }
+}
+
+/// Sign `payload` into a compact JWS whose header is `alg`, `typ` (when given) and `kid` (when
+/// the signer has one), in that order.
+pub fn sign_compact(
+    signer: &dyn Signer,
+    typ: Option<&str>,
+    payload: &[u8],
+) -> Result<String, JoseError> {
+    let mut header = Map::new();
+    header.insert("alg".to_owned(), Value::String(signer.algorithm().name().to_owned()));
+    if let Some(typ) = typ {
+        header.insert("typ".to_owned(), Value::String(typ.to_owned()));
+    }
+    if let Some(kid) = signer.key_id() {
+        header.insert("kid".to_owned(), Value::String(kid.to_owned()));
+    }
+    let header = Value::Object(header).to_string();
+    let mut token = b64_encode(header.as_bytes());
+    token.push('.');
+    token.push_str(&b64_encode(payload));
+    let signature = signer.sign(token.as_bytes())?;
+    token.push('.');
+    token.push_str(&b64_encode(signature));
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types() {
+        assert!(media_type_matches("oauth-id-jag+jwt", "oauth-id-jag+jwt"));
+        assert!(media_type_matches("OAuth-ID-JAG+JWT", "oauth-id-jag+jwt"));
+        assert!(media_type_matches("application/oauth-id-jag+jwt", "oauth-id-jag+jwt"));
+        assert!(media_type_matches("Application/OAUTH-id-jag+jwt", "oauth-id-jag+jwt"));
+        assert!(!media_type_matches("JWT", "oauth-id-jag+jwt"));
+        assert!(!media_type_matches("application/oauth-id-jag+jwt ", "oauth-id-jag+jwt"));
+        assert!(!media_type_matches("app/oauth-id-jag+jwt", "oauth-id-jag+jwt"));
+        assert!(!media_type_matches("é", "oauth-id-jag+jwt"));
+        assert!(!media_type_matches("application/ééoauth-id-jag+jwt", "oauth-id-jag+jwt"));
+    }
+}

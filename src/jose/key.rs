@@ -1,0 +1,598 @@
+//! Keys: vetted import from JWK and PEM, public JWK export, RFC 7638 thumbprints, and the one
+//! low-level signature check that every verification in the crate goes through.
+
+use josekit::jwk::Jwk as BackendJwk;
+use josekit::jws::{JwsSigner as BackendSigner, JwsVerifier as BackendVerifier};
+use serde_json::{Map, Value};
+
+use super::{Algorithm, JoseError, KeyError, b64_decode, b64_encode};
+use crate::json::{self, JsonError};
+
+/// The operation a key is imported for; `key_ops` must allow it when present (RFC 7517 §4.3).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum KeyOperation {
+    /// Producing signatures.
+    Sign,
+    /// Checking signatures.
+    Verify,
+}
+
+impl KeyOperation {
+    fn name(self) -> &'static str {
+        match self {
+            KeyOperation::Sign => "sign",
+            KeyOperation::Verify => "verify",
+        }
+    }
+}
+
+/// Something that produces JWS signatures: a [`SigningKey`], a
+/// [`SigningKeySet`](super::SigningKeySet), or a host's HSM or KMS client.
+pub trait Signer: Send + Sync {
+    /// The algorithm of the signatures it produces.
+    fn algorithm(&self) -> Algorithm;
+    /// The `kid` to put in the header, if any.
+    fn key_id(&self) -> Option<&str>;
+    /// Sign the JWS signing input (`BASE64URL(header) || '.' || BASE64URL(payload)`).
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, JoseError>;
+}
+
+/// JWK members that carry private or symmetric key material (RFC 7518 §6.2.2, §6.3.2, §6.4,
+/// RFC 8037 §2).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// RSA moduli above this many bits are refused: verification cost grows with the modulus.
+const MAX_RSA_BITS: usize = 16_384;
+/// RSA moduli below this many bits are refused (RFC 7518 §3.3, §3.5).
+const MIN_RSA_BITS: usize = 2_048;
+
+/// The public part of a key, as vetted; kept as base64url text for export and thumbprints.
+#[derive(Clone, PartialEq, Eq)]
+enum PublicMaterial {
+    Rsa { n: String, e: String },
+    Ec { crv: &'static str, x: String, y: String },
+    Okp { x: String },
+}
+
+impl PublicMaterial {
+    /// The RFC 7638 §3.2 required members, in lexicographic order.
+    fn thumbprint_members(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            PublicMaterial::Rsa { n, e } => vec![("e", e), ("kty", "RSA"), ("n", n)],
+            PublicMaterial::Ec { crv, x, y } => {
+                vec![("crv", crv), ("kty", "EC"), ("x", x), ("y", y)]
+            }
+            PublicMaterial::Okp { x } => vec![("crv", "Ed25519"), ("kty", "OKP"), ("x", x)],
+        }
+    }
+
+    fn to_map(&self) -> Map<String, Value> {
+        self.thumbprint_members()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), Value::String(value.to_owned())))
+            .collect()
+    }
+
+    /// RFC 7638 §3: SHA-256 over the required members, serialized with no whitespace and in
+    /// lexicographic order, then base64url.
+    fn thumbprint(&self) -> String {
+        let mut canonical = String::from("{");
+        for (position, (name, value)) in self.thumbprint_members().into_iter().enumerate() {
+            if position > 0 {
+                canonical.push(',');
+            }
+            // Names are constants and values are base64url: neither needs JSON escaping.
+            canonical.push_str(&format!("\"{name}\":\"{value}\""));
+        }
+        canonical.push('}');
+        b64_encode(openssl::sha::sha256(canonical.as_bytes()))
+    }
+}
+
+/// What vetting a JWK yields.
+struct Vetted {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    material: PublicMaterial,
+    signature_len: usize,
+}
+
+/// A public key ready to verify signatures of one algorithm.
+///
+/// Built once per import: the OpenSSL key object inside is reused for every token.
+pub struct VerificationKey {
+    algorithm: Algorithm,
+    kid: Option<String>,
+    material: PublicMaterial,
+    signature_len: usize,
+    thumbprint: String,
+    verifier: Box<dyn BackendVerifier>,
+}
+
+impl VerificationKey {
+    /// Import a public JWK, vetted (see [`KeyError`] for every refusal).
+    ///
+    /// `algorithm` is the algorithm the key is for. When `None`, the JWK's `alg` decides, then
+    /// the curve (`P-256` → ES256, `P-384` → ES384, `Ed25519` → EdDSA); an RSA key that names
+    /// no algorithm is taken as RS256, the algorithm OpenID Connect mandates.
+    pub fn from_jwk(jwk: &[u8], algorithm: Option<Algorithm>) -> Result<Self, KeyError> {
+        Self::from_jwk_map(&parse_jwk(jwk)?, algorithm)
+    }
+
+    pub(crate) fn from_jwk_map(
+        jwk: &Map<String, Value>,
+        algorithm: Option<Algorithm>,
+    ) -> Result<Self, KeyError> {
+        let vetted = vet(jwk, algorithm, KeyOperation::Verify)?;
+        Self::from_vetted(vetted)
+    }
+
+    fn from_vetted(vetted: Vetted) -> Result<Self, KeyError> {
+        let backend_jwk = BackendJwk::from_map(vetted.material.to_map())
+            .map_err(|_| KeyError::BackendRejected)?;
+        let built: Result<Box<dyn BackendVerifier>, _> = match vetted.algorithm {
+            Algorithm::Rs256 => josekit::jws::RS256
+                .verifier_from_jwk(&backend_jwk)
+                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+            Algorithm::Ps256 => josekit::jws::PS256
+                .verifier_from_jwk(&backend_jwk)
+                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+            Algorithm::Es256 => josekit::jws::ES256
+                .verifier_from_jwk(&backend_jwk)
+                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+            Algorithm::Es384 => josekit::jws::ES384
+                .verifier_from_jwk(&backend_jwk)
+                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+            Algorithm::EdDsa => josekit::jws::EdDSA
+                .verifier_from_jwk(&backend_jwk)
+                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+        };
+        let verifier = built.map_err(|_| match vetted.material {
+            // Lengths were checked above, so OpenSSL refusing the point means it is off-curve.
+            PublicMaterial::Ec { .. } => KeyError::EcPointInvalid,
+            _ => KeyError::BackendRejected,
+        })?;
+        Ok(Self {
+            algorithm: vetted.algorithm,
+            kid: vetted.kid,
+            thumbprint: vetted.material.thumbprint(),
+            material: vetted.material,
+            signature_len: vetted.signature_len,
+            verifier,
+        })
+    }
+
+    /// The algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The key's `kid`, if it has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn thumbprint(&self) -> &str {
+        &self.thumbprint
+    }
+
+    /// The signature length this key's signatures must have.
+    pub fn signature_len(&self) -> usize {
+        self.signature_len
+    }
+
+    /// The public JWK: key members, `kid`, `alg` and `use`; never anything private.
+    pub fn to_jwk(&self) -> Map<String, Value> {
+        let mut jwk = self.material.to_map();
+        if let Some(kid) = &self.kid {
+            jwk.insert("kid".to_owned(), Value::String(kid.clone()));
+        }
+        jwk.insert("alg".to_owned(), Value::String(self.algorithm.name().to_owned()));
+        jwk.insert("use".to_owned(), Value::String("sig".to_owned()));
+        jwk
+    }
+
+    /// Check `signature` over `message` with this key and its algorithm.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), JoseError> {
+        verify_signature(self, self.algorithm, message, signature)
+    }
+
+    fn same_public_key(&self, other: &VerificationKey) -> bool {
+        self.algorithm == other.algorithm && self.material == other.material
+    }
+}
+
+impl Clone for VerificationKey {
+    fn clone(&self) -> Self {
+        Self {
+            algorithm: self.algorithm,
+            kid: self.kid.clone(),
+            material: self.material.clone(),
+            signature_len: self.signature_len,
+            thumbprint: self.thumbprint.clone(),
+            verifier: self.verifier.box_clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .field("thumbprint", &self.thumbprint)
+            .finish()
+    }
+}
+
+/// The signature check behind every verification in this crate, public so that reviewers can
+/// run external vectors (Wycheproof, RFC examples) against exactly this code.
+///
+/// It refuses a key of another algorithm, then a signature of the wrong length (before any
+/// big-number arithmetic), then asks OpenSSL.
+pub fn verify_signature(
+    key: &VerificationKey,
+    algorithm: Algorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), JoseError> {
+    if key.algorithm != algorithm {
+        return Err(JoseError::KeyAlgorithmMismatch);
+    }
+    if signature.len() != key.signature_len {
+        return Err(JoseError::SignatureLength);
+    }
+    key.verifier.verify(message, signature).map_err(|_| JoseError::SignatureInvalid)
+}
+
+/// A private key that signs with one algorithm. Its `Debug` output shows the algorithm and
+/// `kid` only.
+pub struct SigningKey {
+    signer: Box<dyn BackendSigner>,
+    public: VerificationKey,
+}
+
+impl SigningKey {
+    /// Import a private JWK, vetted like a public one, and checked to sign what its public part
+    /// verifies. `algorithm` is resolved as in [`VerificationKey::from_jwk`].
+    pub fn from_jwk(jwk: &[u8], algorithm: Option<Algorithm>) -> Result<Self, KeyError> {
+        Self::from_jwk_map(&parse_jwk(jwk)?, algorithm)
+    }
+
+    fn from_jwk_map(
+        jwk: &Map<String, Value>,
+        algorithm: Option<Algorithm>,
+    ) -> Result<Self, KeyError> {
+        let vetted = vet(jwk, algorithm, KeyOperation::Sign)?;
+        if !jwk.contains_key("d") {
+            return Err(KeyError::MissingPrivateKey);
+        }
+        let algorithm = vetted.algorithm;
+        let public = VerificationKey::from_vetted(vetted)?;
+
+        // Hand josekit the key members only: our vetting already decided use, key_ops and alg.
+        let mut members = public.material.to_map();
+        for name in PRIVATE_MEMBERS {
+            if let Some(value) = jwk.get(name) {
+                members.insert(name.to_owned(), value.clone());
+            }
+        }
+        let backend_jwk = BackendJwk::from_map(members).map_err(|_| KeyError::BackendRejected)?;
+        let built: Result<Box<dyn BackendSigner>, _> = match algorithm {
+            Algorithm::Rs256 => josekit::jws::RS256
+                .signer_from_jwk(&backend_jwk)
+                .map(|s| Box::new(s) as Box<dyn BackendSigner>),
+            Algorithm::Ps256 => josekit::jws::PS256
+                .signer_from_jwk(&backend_jwk)
+                .map(|s| Box::new(s) as Box<dyn BackendSigner>),
+            Algorithm::Es256 => josekit::jws::ES256
+                .signer_from_jwk(&backend_jwk)
+                .map(|s| Box::new(s) as Box<dyn BackendSigner>),
+            Algorithm::Es384 => josekit::jws::ES384
+                .signer_from_jwk(&backend_jwk)
+                .map(|s| Box::new(s) as Box<dyn BackendSigner>),
+            Algorithm::EdDsa => josekit::jws::EdDSA
+                .signer_from_jwk(&backend_jwk)
+                .map(|s| Box::new(s) as Box<dyn BackendSigner>),
+        };
+        let key = Self { signer: built.map_err(|_| KeyError::BackendRejected)?, public };
+
+        // A private part that does not match the published public part would sign tokens
+        // nobody can verify: test the pair once, at import.
+        let probe = b"id-jag key pair consistency check";
+        let signature = key.signer.sign(probe).map_err(|_| KeyError::BackendRejected)?;
+        key.public.verify(probe, &signature).map_err(|_| KeyError::PairMismatch)?;
+        Ok(key)
+    }
+
+    /// Import a PEM private key (PKCS#8, or PKCS#1/SEC1 traditional forms) for `algorithm`.
+    /// The key is converted to a JWK and goes through the same vetting as
+    /// [`SigningKey::from_jwk`]; `kid` defaults to the RFC 7638 thumbprint.
+    pub fn from_pem(pem: &[u8], algorithm: Algorithm, kid: Option<&str>) -> Result<Self, KeyError> {
+        use josekit::jwk::KeyPair as _;
+        let backend_jwk = match algorithm {
+            Algorithm::Rs256 | Algorithm::Ps256 => {
+                josekit::jwk::alg::rsa::RsaKeyPair::from_pem(pem).map(|p| p.to_jwk_key_pair())
+            }
+            Algorithm::Es256 => josekit::jwk::alg::ec::EcKeyPair::from_pem(
+                pem,
+                Some(josekit::jwk::alg::ec::EcCurve::P256),
+            )
+            .map(|p| p.to_jwk_key_pair()),
+            Algorithm::Es384 => josekit::jwk::alg::ec::EcKeyPair::from_pem(
+                pem,
+                Some(josekit::jwk::alg::ec::EcCurve::P384),
+            )
+            .map(|p| p.to_jwk_key_pair()),
+            Algorithm::EdDsa => {
+                josekit::jwk::alg::ed::EdKeyPair::from_pem(pem).map(|p| p.to_jwk_key_pair())
+            }
+        }
+        .map_err(|_| KeyError::Malformed)?;
+        let mut jwk: Map<String, Value> = backend_jwk.as_ref().clone();
+        // Keep only key members: josekit may add its own alg or use.
+        jwk.retain(|name, _| {
+            matches!(name.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e")
+                || PRIVATE_MEMBERS.contains(&name.as_str())
+        });
+        with_kid(&mut jwk, kid)?;
+        Self::from_jwk_map(&jwk, Some(algorithm))
+    }
+
+    /// A fresh key pair (RSA keys are 2048 bits); `kid` is its RFC 7638 thumbprint.
+    pub fn generate(algorithm: Algorithm) -> Result<Self, KeyError> {
+        let jwk = generate_private_jwk(algorithm, None)?;
+        Self::from_jwk_map(&jwk, Some(algorithm))
+    }
+
+    /// The public half, as a verification key.
+    pub fn verification_key(&self) -> &VerificationKey {
+        &self.public
+    }
+
+    /// The key's `kid`, if it has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.public.kid()
+    }
+
+    /// Sign raw bytes: the low-level operation under [`Signer::sign`].
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, JoseError> {
+        self.signer.sign(message).map_err(|_| JoseError::SigningFailed)
+    }
+
+    pub(crate) fn same_public_key(&self, other: &VerificationKey) -> bool {
+        self.public.same_public_key(other)
+    }
+}
+
+impl Signer for SigningKey {
+    fn algorithm(&self) -> Algorithm {
+        self.public.algorithm
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        self.public.kid()
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, JoseError> {
+        SigningKey::sign(self, signing_input)
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the private key: algorithm and kid are all a log needs.
+        f.debug_struct("SigningKey")
+            .field("algorithm", &self.public.algorithm)
+            .field("kid", &self.public.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Generate a private JWK for `algorithm` with `alg`, `use: sig` and `kid` (the RFC 7638
+/// thumbprint unless given). RSA keys are 2048 bits.
+pub(crate) fn generate_private_jwk(
+    algorithm: Algorithm,
+    kid: Option<&str>,
+) -> Result<Map<String, Value>, KeyError> {
+    use josekit::jwk::alg::{ec::EcCurve, ed::EdCurve};
+    let generated = match algorithm {
+        Algorithm::Rs256 | Algorithm::Ps256 => BackendJwk::generate_rsa_key(2048),
+        Algorithm::Es256 => BackendJwk::generate_ec_key(EcCurve::P256),
+        Algorithm::Es384 => BackendJwk::generate_ec_key(EcCurve::P384),
+        Algorithm::EdDsa => BackendJwk::generate_ed_key(EdCurve::Ed25519),
+    }
+    .map_err(|_| KeyError::BackendRejected)?;
+    let mut jwk: Map<String, Value> = generated.as_ref().clone();
+    jwk.insert("alg".to_owned(), Value::String(algorithm.name().to_owned()));
+    jwk.insert("use".to_owned(), Value::String("sig".to_owned()));
+    with_kid(&mut jwk, kid)?;
+    Ok(jwk)
+}
+
+/// Set `kid`, defaulting to the thumbprint of the key's public members.
+fn with_kid(jwk: &mut Map<String, Value>, kid: Option<&str>) -> Result<(), KeyError> {
+    let kid = match kid {
+        Some(kid) => kid.to_owned(),
+        None => vet_material(jwk, None)?.1.thumbprint(),
+    };
+    jwk.insert("kid".to_owned(), Value::String(kid));
+    Ok(())
+}
+
+fn parse_jwk(bytes: &[u8]) -> Result<Map<String, Value>, KeyError> {
+    json::parse_object(bytes).map_err(|error| match error {
+        JsonError::DuplicateMember => KeyError::DuplicateMember,
+        JsonError::Syntax | JsonError::NotAnObject => KeyError::Malformed,
+    })
+}
+
+/// Every import rule, in one place: key type, algorithm, `use`, `key_ops`, private members,
+/// then the key material itself.
+fn vet(
+    jwk: &Map<String, Value>,
+    requested: Option<Algorithm>,
+    operation: KeyOperation,
+) -> Result<Vetted, KeyError> {
+    // RFC 7517 §4.1: kty is required; symmetric keys never verify an ID-JAG.
+    let kty = required_str(jwk, "kty")?;
+    if kty == "oct" {
+        return Err(KeyError::SymmetricKey);
+    }
+    if !matches!(kty, "RSA" | "EC" | "OKP") {
+        return Err(KeyError::UnsupportedKeyType);
+    }
+
+    // RFC 7517 §4.4: the JWK alg, when present, must be ours and agree with the caller's.
+    let jwk_alg = match optional_str(jwk, "alg")? {
+        Some(name) => Some(Algorithm::from_name(name).ok_or(KeyError::UnsupportedAlgorithm)?),
+        None => None,
+    };
+    if let (Some(requested), Some(declared)) = (requested, jwk_alg) {
+        if requested != declared {
+            return Err(KeyError::AlgorithmMismatch);
+        }
+    }
+
+    // RFC 7517 §4.2, §4.3: a key meant for encryption, or not for this operation, is refused.
+    if let Some(key_use) = optional_str(jwk, "use")? {
+        if key_use != "sig" {
+            return Err(KeyError::UseNotSig);
+        }
+    }
+    if let Some(key_ops) = jwk.get("key_ops") {
+        let Value::Array(ops) = key_ops else {
+            return Err(KeyError::InvalidMember("key_ops"));
+        };
+        let mut allowed = false;
+        for op in ops {
+            let Value::String(op) = op else {
+                return Err(KeyError::InvalidMember("key_ops"));
+            };
+            allowed |= op == operation.name();
+        }
+        if !allowed {
+            return Err(KeyError::KeyOpsForbid);
+        }
+    }
+
+    let kid = optional_str(jwk, "kid")?.map(str::to_owned);
+
+    // A public key must be only that: a stray `d` means someone published a private key.
+    if operation == KeyOperation::Verify && PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return Err(KeyError::PrivateMembers);
+    }
+
+    let (implied, material, signature_len) = vet_material(jwk, requested.or(jwk_alg))?;
+    let algorithm = requested.or(jwk_alg).unwrap_or(implied);
+    Ok(Vetted { algorithm, kid, material, signature_len })
+}
+
+/// Vet the key members; return the algorithm they imply (RS256 for RSA), the material and the
+/// signature length. With `algorithm`, the key type and curve must fit it.
+fn vet_material(
+    jwk: &Map<String, Value>,
+    algorithm: Option<Algorithm>,
+) -> Result<(Algorithm, PublicMaterial, usize), KeyError> {
+    let kty = required_str(jwk, "kty")?;
+    let (implied, material, signature_len) = match kty {
+        "RSA" => {
+            let (n, e, modulus_len) = vet_rsa(jwk)?;
+            (Algorithm::Rs256, PublicMaterial::Rsa { n, e }, modulus_len)
+        }
+        "EC" => {
+            let (algorithm, crv, length) = match required_str(jwk, "crv")? {
+                "P-256" => (Algorithm::Es256, "P-256", 32),
+                "P-384" => (Algorithm::Es384, "P-384", 48),
+                _ => return Err(KeyError::UnsupportedCurve),
+            };
+            // RFC 7518 §6.2.1.2: coordinates are exactly the field length, no more, no less.
+            let x = base64_member(jwk, "x")?;
+            let y = base64_member(jwk, "y")?;
+            if x.1.len() != length || y.1.len() != length {
+                return Err(KeyError::EcCoordinateLength);
+            }
+            (algorithm, PublicMaterial::Ec { crv, x: x.0, y: y.0 }, 2 * length)
+        }
+        "OKP" => {
+            // RFC 8037 §2: only Ed25519 signs here (no Ed448, and X25519 never signs).
+            if required_str(jwk, "crv")? != "Ed25519" {
+                return Err(KeyError::UnsupportedCurve);
+            }
+            let x = base64_member(jwk, "x")?;
+            if x.1.len() != 32 {
+                return Err(KeyError::OkpKeyLength);
+            }
+            (Algorithm::EdDsa, PublicMaterial::Okp { x: x.0 }, 64)
+        }
+        "oct" => return Err(KeyError::SymmetricKey),
+        _ => return Err(KeyError::UnsupportedKeyType),
+    };
+    if let Some(algorithm) = algorithm {
+        let fits = match material {
+            PublicMaterial::Rsa { .. } => matches!(algorithm, Algorithm::Rs256 | Algorithm::Ps256),
+            _ => algorithm == implied,
+        };
+        if !fits {
+            return Err(KeyError::AlgorithmMismatch);
+        }
+    }
+    Ok((implied, material, signature_len))
+}
+
+/// RFC 7518 §6.3.1 plus the vetting josekit lacks: modulus 2048 to 16384 bits and odd,
+/// exponent odd, at least 3, at most 32 bits; both minimally encoded.
+fn vet_rsa(jwk: &Map<String, Value>) -> Result<(String, String, usize), KeyError> {
+    let (n_text, n) = base64_member(jwk, "n")?;
+    let (e_text, e) = base64_member(jwk, "e")?;
+    let (Some(&n_first), Some(&n_last)) = (n.first(), n.last()) else {
+        return Err(KeyError::InvalidMember("n"));
+    };
+    let (Some(&e_first), Some(&e_last)) = (e.first(), e.last()) else {
+        return Err(KeyError::InvalidMember("e"));
+    };
+    if n_first == 0 || e_first == 0 {
+        return Err(KeyError::NonMinimalInteger);
+    }
+    let bits = n.len().saturating_sub(1).saturating_mul(8) + (8 - n_first.leading_zeros() as usize);
+    if bits < MIN_RSA_BITS {
+        return Err(KeyError::RsaModulusTooSmall);
+    }
+    if bits > MAX_RSA_BITS {
+        return Err(KeyError::RsaModulusTooLarge);
+    }
+    if n_last & 1 == 0 {
+        return Err(KeyError::RsaModulusEven);
+    }
+    let exponent_too_small = e.len() == 1 && e_first < 3;
+    if e.len() > 4 || exponent_too_small || e_last & 1 == 0 {
+        return Err(KeyError::RsaExponent);
+    }
+    Ok((n_text, e_text, n.len()))
+}
+
+fn required_str<'a>(jwk: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, KeyError> {
+    optional_str(jwk, name)?.ok_or(KeyError::MissingMember(name))
+}
+
+fn optional_str<'a>(
+    jwk: &'a Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<&'a str>, KeyError> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(KeyError::InvalidMember(name)),
+    }
+}
+
+/// A required base64url member, as its canonical text and its decoded bytes.
+fn base64_member(
+    jwk: &Map<String, Value>,
+    name: &'static str,
+) -> Result<(String, Vec<u8>), KeyError> {
+    let text = required_str(jwk, name)?;
+    let bytes = b64_decode(text).ok_or(KeyError::InvalidMember(name))?;
+    Ok((text.to_owned(), bytes))
+}

@@ -1,0 +1,132 @@
+//! Strict JSON for untrusted bytes: objects with a repeated member name are refused at every
+//! depth (serde_json alone keeps the last one, so `{"alg":"none","alg":"ES256"}` would read as
+//! ES256). Nesting depth is bounded by serde_json's recursion limit (128).
+
+use std::cell::Cell;
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Why bytes are not an acceptable JSON object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum JsonError {
+    /// Not JSON (syntax, trailing bytes, nesting too deep, invalid UTF-8).
+    Syntax,
+    /// An object, at any depth, repeats a member name.
+    DuplicateMember,
+    /// Valid JSON, but not an object.
+    NotAnObject,
+}
+
+/// Parse `bytes` as one JSON object, refusing repeated member names at every depth.
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, JsonError> {
+    match parse_value(bytes)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(JsonError::NotAnObject),
+    }
+}
+
+/// Parse `bytes` as one JSON value, refusing repeated member names at every depth.
+pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
+    let duplicate = Cell::new(false);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictSeed(&duplicate).deserialize(&mut deserializer).map_err(|_| {
+        if duplicate.get() { JsonError::DuplicateMember } else { JsonError::Syntax }
+    })?;
+    deserializer.end().map_err(|_| JsonError::Syntax)?;
+    Ok(value)
+}
+
+/// A seed that builds a `Value` and raises the shared flag when it meets a repeated name, so
+/// the caller can tell that refusal from a syntax error without reading error messages.
+#[derive(Clone, Copy)]
+struct StrictSeed<'a>(&'a Cell<bool>);
+
+impl<'de> DeserializeSeed<'de> for StrictSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Value, E> {
+        Number::from_f64(value).map(Value::Number).ok_or_else(|| E::custom("non-finite number"))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(name) = access.next_key::<String>()? {
+            if map.contains_key(&name) {
+                self.0.set(true);
+                return Err(A::Error::custom("duplicate member name"));
+            }
+            let value = access.next_value_seed(self)?;
+            map.insert(name, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_refused_at_every_depth() {
+        assert_eq!(parse_object(br#"{"a":1,"a":2}"#), Err(JsonError::DuplicateMember));
+        assert_eq!(parse_object(br#"{"a":{"b":1,"b":1}}"#), Err(JsonError::DuplicateMember));
+        assert_eq!(parse_object(br#"{"a":[{"b":1,"b":1}]}"#), Err(JsonError::DuplicateMember));
+        // The same name escaped differently is still the same name.
+        assert_eq!(parse_object(br#"{"alg":1,"\u0061lg":2}"#), Err(JsonError::DuplicateMember));
+    }
+
+    #[test]
+    fn syntax_and_shape() {
+        assert_eq!(parse_object(b"[1]"), Err(JsonError::NotAnObject));
+        assert_eq!(parse_object(b"{} x"), Err(JsonError::Syntax));
+        assert_eq!(parse_object(b"{\"a\":1e400}"), Err(JsonError::Syntax));
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(parse_value(deep.as_bytes()), Err(JsonError::Syntax));
+        assert!(parse_object(br#"{"a":{"b":[1,2,{"c":null}]},"d":"e"}"#).is_ok());
+    }
+}

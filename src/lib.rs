@@ -1,0 +1,20 @@
+//! # id-jag
+//!
+//! Cross App Access: the Identity Assertion JWT Authorization Grant (ID-JAG,
+//! draft-ietf-oauth-identity-assertion-authz-grant) for the three roles that speak it.
+//!
+//! This first layer holds the protocol identifiers ([`urn`]), numeric dates ([`NumericDate`]),
+//! the strict JOSE layer ([`jose`]), scope sets ([`scope`]) and the ID-JAG claim set
+//! ([`claims`]). The core does no I/O and never reads the clock: the current time is always a
+//! parameter.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod claims;
+mod date;
+pub mod jose;
+mod json;
+pub mod scope;
+pub mod urn;
+
+pub use date::{NumericDate, NumericDateError};

@@ -284,7 +284,8 @@ impl Actor {
         Ok(Actor { sub, iss, act, other: members })
     }
 
-    fn to_value(&self) -> Value {
+    /// The actor as a JSON object, as it appears in `act`.
+    pub fn to_value(&self) -> Value {
         let mut members = Map::new();
         if let Some(sub) = &self.sub {
             members.insert("sub".to_owned(), Value::String(sub.clone()));

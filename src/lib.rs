@@ -10,10 +10,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod audit;
+pub mod authenticated;
 pub mod claims;
 mod date;
+pub mod error;
+mod form;
 pub mod jose;
 mod json;
+pub mod metadata;
+pub mod resource;
+pub mod response;
 pub mod scope;
 pub mod urn;
 

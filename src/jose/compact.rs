@@ -151,7 +151,7 @@ pub fn media_type_matches(value: &str, expected: &str) -> bool {
 /// Holding one proves only that the structure and header rules passed; the payload is
 /// attacker-controlled until [`CompactJws::verify_with`] or
 /// [`CompactJws::verify_with_key_set`] succeeds.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CompactJws<'a> {
     signing_input: &'a str,
     header: JwsHeader,
@@ -239,6 +239,13 @@ impl<'a> CompactJws<'a> {
         let key = keys.select(self.header.algorithm, self.header.kid())?;
         self.verify_with(key)?;
         Ok(key)
+    }
+}
+
+impl std::fmt::Debug for CompactJws<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token may be a bearer credential: show the header only.
+        f.debug_struct("CompactJws").field("header", &self.header).finish_non_exhaustive()
     }
 }
 

@@ -152,6 +152,9 @@ pub enum KeyError {
     /// RSA modulus is even, so not a product of two odd primes.
     #[error("RSA modulus is even")]
     RsaModulusEven,
+    /// RSA modulus has the ROCA fingerprint (CVE-2017-15361): it can be factored.
+    #[error("RSA modulus has the ROCA fingerprint")]
+    RsaRocaWeak,
     /// RSA public exponent even, below 3, or over 32 bits.
     #[error("RSA public exponent is unacceptable")]
     RsaExponent,
@@ -201,6 +204,7 @@ impl KeyError {
             KeyError::RsaModulusTooSmall => "rsa_modulus_too_small",
             KeyError::RsaModulusTooLarge => "rsa_modulus_too_large",
             KeyError::RsaModulusEven => "rsa_modulus_even",
+            KeyError::RsaRocaWeak => "rsa_roca_weak",
             KeyError::RsaExponent => "rsa_exponent",
             KeyError::NonMinimalInteger => "key_non_minimal_integer",
             KeyError::EcCoordinateLength => "ec_coordinate_length",

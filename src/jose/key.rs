@@ -541,8 +541,8 @@ fn vet_material(
     Ok((implied, material, signature_len))
 }
 
-/// RFC 7518 §6.3.1 plus the vetting josekit lacks: modulus 2048 to 16384 bits and odd,
-/// exponent odd, at least 3, at most 32 bits; both minimally encoded.
+/// RFC 7518 §6.3.1 plus the vetting josekit lacks: modulus 2048 to 16384 bits, odd, and free of
+/// the ROCA fingerprint; exponent odd, at least 3, at most 32 bits; both minimally encoded.
 fn vet_rsa(jwk: &Map<String, Value>) -> Result<(String, String, usize), KeyError> {
     let (n_text, n) = base64_member(jwk, "n")?;
     let (e_text, e) = base64_member(jwk, "e")?;
@@ -565,11 +565,41 @@ fn vet_rsa(jwk: &Map<String, Value>) -> Result<(String, String, usize), KeyError
     if n_last & 1 == 0 {
         return Err(KeyError::RsaModulusEven);
     }
+    if has_roca_fingerprint(&n) {
+        return Err(KeyError::RsaRocaWeak);
+    }
     let exponent_too_small = e.len() == 1 && e_first < 3;
     if e.len() > 4 || exponent_too_small || e_last & 1 == 0 {
         return Err(KeyError::RsaExponent);
     }
     Ok((n_text, e_text, n.len()))
+}
+
+/// Small primes of the ROCA fingerprint (CVE-2017-15361, Nemec et al., CCS 2017).
+const ROCA_PRIMES: [u32; 38] = [
+    3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
+    101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167,
+];
+
+/// Whether `modulus` came from the flawed Infineon generator: such a modulus is, modulo each
+/// of [`ROCA_PRIMES`], a power of 65537, and can be factored. An honest modulus matches by
+/// chance with probability about 4e-9.
+fn has_roca_fingerprint(modulus: &[u8]) -> bool {
+    ROCA_PRIMES.iter().all(|&prime| {
+        // The accumulator stays below prime * 256 + 256: no overflow for any input.
+        let residue = modulus.iter().fold(0u32, |acc, &byte| (acc * 256 + u32::from(byte)) % prime);
+        let generator = 65_537 % prime;
+        let mut power = 1;
+        loop {
+            if power == residue {
+                return true;
+            }
+            power = power * generator % prime;
+            if power == 1 {
+                return false;
+            }
+        }
+    })
 }
 
 fn required_str<'a>(jwk: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, KeyError> {
@@ -595,4 +625,44 @@ fn base64_member(
     let text = required_str(jwk, name)?;
     let bytes = b64_decode(text).ok_or(KeyError::InvalidMember(name))?;
     Ok((text.to_owned(), bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn honest_moduli_lack_the_roca_fingerprint() {
+        for _ in 0..8 {
+            let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+            assert!(!has_roca_fingerprint(&rsa.n().to_vec()));
+        }
+    }
+
+    #[test]
+    fn roca_fingerprint_detected() {
+        // A product of two primes built as the flawed generator builds them: k * M + (65537^a
+        // mod M), with M the primorial of the fingerprint primes, is a power of 65537 modulo
+        // each of them, and so is the product of two such numbers.
+        let m = openssl::bn::BigNum::from_dec_str(
+            "481473710367991963528473107950567214598209565303106537707981745635",
+        )
+        .unwrap();
+        let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+        let generator = openssl::bn::BigNum::from_u32(65_537).unwrap();
+        let mut factors = Vec::new();
+        for (k, a) in [(1_000_003u32, 91u32), (2_000_029, 17)] {
+            let mut power = openssl::bn::BigNum::new().unwrap();
+            let exponent = openssl::bn::BigNum::from_u32(a).unwrap();
+            power.mod_exp(&generator, &exponent, &m, &mut ctx).unwrap();
+            let mut factor = openssl::bn::BigNum::new().unwrap();
+            factor.checked_mul(&m, &openssl::bn::BigNum::from_u32(k).unwrap(), &mut ctx).unwrap();
+            let mut sum = openssl::bn::BigNum::new().unwrap();
+            sum.checked_add(&factor, &power).unwrap();
+            factors.push(sum);
+        }
+        let mut n = openssl::bn::BigNum::new().unwrap();
+        n.checked_mul(&factors[0], &factors[1], &mut ctx).unwrap();
+        assert!(has_roca_fingerprint(&n.to_vec()));
+    }
 }

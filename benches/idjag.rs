@@ -1,0 +1,177 @@
+//! Criterion benchmarks. Every figure of the crate is measured next to the raw OpenSSL
+//! operation it rests on, on the same key and in the same run, so ratios hold on a noisy
+//! machine. Run `cargo bench --bench idjag`, then `cargo run --example bench_summary` for the
+//! ratios against their targets.
+//!
+//! Benchmark ids are fixed so results compare across versions:
+//! - `verify/openssl_raw/ALG`, `verify/jws/ALG`, `verify/redeem/ALG` for RS256, ES256, EdDSA;
+//! - `scale/redeem/1`, `scale/redeem/100`, `scale/redeem/10000` (trusted issuers, 100 keys each).
+
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::{BenchKey, bench_key, raw_verify};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use id_jag::NumericDate;
+use id_jag::authenticated::AuthenticatedClient;
+use id_jag::claims::{Actor, IdJagClaims, RequiredClaims};
+use id_jag::jose::{Algorithm, AlgorithmSet, CompactJws, KeySet, ParseOptions, sign_compact};
+use id_jag::resource::{
+    AllowAll, MemoryReplayGuard, MemorySubjects, RedeemHosts, ResourceServer, ResourceServerConfig,
+    SubjectKey, TrustedIssuer, TrustedIssuers,
+};
+use id_jag::scope::Scope;
+
+const IDP: &str = "https://idp.example.com";
+const AS: &str = "https://as.expenses.example";
+const NOW: u64 = 1_764_000_000;
+/// Distinct ID-JAGs per algorithm; the replay guard is renewed (untimed) after each round.
+const POOL: usize = 512;
+
+fn now() -> NumericDate {
+    NumericDate::from_unix_seconds(NOW).unwrap()
+}
+
+/// An Okta-shaped ID-JAG: `act` with `sub_profile`, email, scope.
+fn id_jag(key: &BenchKey, issuer: &str, jwt_id: &str) -> String {
+    let claims = IdJagClaims::builder(RequiredClaims {
+        issuer: issuer.into(),
+        subject: "00u8b2fc9a".into(),
+        audience: AS.into(),
+        client_id: "aria-expenses".into(),
+        jwt_id: jwt_id.into(),
+        issued_at: now(),
+        expires_at: now().saturating_add_seconds(300),
+    })
+    .scope(Scope::parse("expenses.read expenses.write").unwrap())
+    .email("b@example.com")
+    .actor(Actor::new("wlp8x5q7mvH86KvFJ0g7").with_claim("sub_profile", "ai_agent".into()))
+    .build()
+    .unwrap();
+    sign_compact(&key.key, Some("oauth-id-jag+jwt"), claims.to_json().as_bytes()).unwrap()
+}
+
+fn form(token: &str) -> Vec<u8> {
+    format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={token}\
+         &scope=expenses.read"
+    )
+    .into_bytes()
+}
+
+struct Fixture {
+    server: ResourceServer,
+    issuers: TrustedIssuers,
+    subjects: MemorySubjects,
+    client: AuthenticatedClient,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        Fixture {
+            server: ResourceServer::new(ResourceServerConfig::new(AS)),
+            issuers: TrustedIssuers::new(),
+            subjects: MemorySubjects::new(),
+            client: AuthenticatedClient::confidential("aria-expenses"),
+        }
+    }
+
+    fn trust(&self, issuer: &str, keys: KeySet) {
+        self.issuers.insert(TrustedIssuer::new(issuer, keys));
+        let key = SubjectKey { issuer: issuer.into(), tenant: None, subject: "00u8b2fc9a".into() };
+        self.subjects.link(key, "acct-b");
+    }
+
+    /// Time `iters` redemptions of the pool's bodies, renewing the replay guard between
+    /// rounds outside the timed region.
+    fn time_redemptions(&self, bodies: &[Vec<u8>], iters: u64) -> Duration {
+        let mut elapsed = Duration::ZERO;
+        let mut remaining = iters;
+        while remaining > 0 {
+            let replay = MemoryReplayGuard::new(1 << 20);
+            let hosts = RedeemHosts {
+                issuers: &self.issuers,
+                replay: &replay,
+                subjects: &self.subjects,
+                policy: &AllowAll,
+            };
+            let round = usize::try_from(remaining).unwrap_or(usize::MAX).min(bodies.len());
+            let start = Instant::now();
+            for body in &bodies[..round] {
+                let redemption = self.server.redeem(&hosts, body, &self.client, now());
+                assert!(redemption.outcome.is_ok());
+                black_box(redemption);
+            }
+            elapsed += start.elapsed();
+            remaining -= round as u64;
+        }
+        elapsed
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let mut group = c.benchmark_group("verify");
+    for algorithm in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
+        let key = bench_key(algorithm, "k1");
+        let tokens: Vec<String> = (0..POOL).map(|i| id_jag(&key, IDP, &format!("j{i}"))).collect();
+        let jws = CompactJws::parse(&tokens[0], &ParseOptions::new(AlgorithmSet::all())).unwrap();
+        let (message, signature) = (jws.signing_input().to_vec(), jws.signature().to_vec());
+        assert!(raw_verify(&key, &message, &signature));
+        let keys = KeySet::new(vec![key.key.verification_key().clone()]).unwrap();
+
+        group.bench_function(BenchmarkId::new("openssl_raw", algorithm.name()), |b| {
+            b.iter(|| assert!(raw_verify(&key, black_box(&message), black_box(&signature))))
+        });
+
+        let options = ParseOptions::new(AlgorithmSet::all());
+        group.bench_function(BenchmarkId::new("jws", algorithm.name()), |b| {
+            b.iter(|| {
+                let jws = CompactJws::parse(black_box(&tokens[0]), &options).unwrap();
+                jws.verify_with_key_set(&keys).unwrap();
+            })
+        });
+
+        let fixture = Fixture::new();
+        fixture.trust(IDP, keys.clone());
+        let bodies: Vec<Vec<u8>> = tokens.iter().map(|t| form(t)).collect();
+        group.bench_function(BenchmarkId::new("redeem", algorithm.name()), |b| {
+            b.iter_custom(|iters| fixture.time_redemptions(&bodies, iters))
+        });
+    }
+    group.finish();
+}
+
+fn scale(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scale");
+    // 100 ES256 keys per issuer; every issuer holds its own copy of the set.
+    let keys: Vec<BenchKey> =
+        (0..100).map(|i| bench_key(Algorithm::Es256, &format!("k{i}"))).collect();
+    let key_set =
+        KeySet::new(keys.iter().map(|k| k.key.verification_key().clone()).collect()).unwrap();
+    let signer = &keys[57];
+    for issuer_count in [1usize, 100, 10_000] {
+        let fixture = Fixture::new();
+        for i in 0..issuer_count {
+            fixture.trust(&format!("https://idp{i}.example.com"), key_set.clone());
+        }
+        let issuer = format!("https://idp{}.example.com", issuer_count / 2);
+        let bodies: Vec<Vec<u8>> =
+            (0..POOL).map(|i| form(&id_jag(signer, &issuer, &format!("j{i}")))).collect();
+        group.bench_function(BenchmarkId::new("redeem", issuer_count), |b| {
+            b.iter_custom(|iters| fixture.time_redemptions(&bodies, iters))
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = verify, scale
+}
+criterion_main!(benches);

@@ -513,6 +513,7 @@ pub struct RequiredClaims {
 #[derive(Clone, Debug)]
 pub struct IdJagClaimsBuilder {
     claims: IdJagClaims,
+    reserved_name_used: bool,
 }
 
 impl IdJagClaimsBuilder {
@@ -616,8 +617,8 @@ impl IdJagClaimsBuilder {
     pub fn extra_claim(mut self, name: impl Into<String>, value: Value) -> Self {
         let name = name.into();
         if REGISTERED.contains(&name.as_str()) {
-            // Recorded so that build() can refuse it; a silent drop would surprise.
-            self.claims.extra.insert(RESERVED_MARKER.to_owned(), Value::Null);
+            // Remembered so that build() can refuse it; a silent drop would surprise.
+            self.reserved_name_used = true;
         } else {
             self.claims.extra.insert(name, value);
         }
@@ -627,10 +628,10 @@ impl IdJagClaimsBuilder {
     /// The claim set, once every string is non-empty, every optional value well-formed and
     /// `exp` after `iat`.
     pub fn build(self) -> Result<IdJagClaims, ClaimsError> {
-        let claims = self.claims;
-        if claims.extra.contains_key(RESERVED_MARKER) {
+        if self.reserved_name_used {
             return Err(ClaimsError::ReservedName);
         }
+        let claims = self.claims;
         // Round-trip through the parser: the builder then enforces exactly the parser's rules.
         let reparsed = IdJagClaims::from_json(claims.to_json().as_bytes())?;
         if reparsed.exp <= reparsed.iat {
@@ -639,9 +640,6 @@ impl IdJagClaimsBuilder {
         Ok(reparsed)
     }
 }
-
-/// Not a valid JSON member name a builder caller could pass by accident (it has a NUL).
-const RESERVED_MARKER: &str = "\u{0}reserved";
 
 impl IdJagClaims {
     /// Start a claim set from the claims every ID-JAG must carry.
@@ -671,6 +669,7 @@ impl IdJagClaims {
                 cnf: None,
                 extra: Map::new(),
             },
+            reserved_name_used: false,
         }
     }
 

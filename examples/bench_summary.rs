@@ -1,0 +1,70 @@
+//! Reads the estimates of `cargo bench --bench idjag` and prints each figure against its raw
+//! OpenSSL baseline and target. Exit status 1 when a target is missed, 2 when there is no data.
+//!
+//! ```text
+//! cargo bench --bench idjag && cargo run --example bench_summary
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// (measured, baseline, target ratio or none, what the target is).
+const COMPARISONS: &[(&str, &str, Option<f64>)] = &[
+    ("verify/jws/RS256", "verify/openssl_raw/RS256", None),
+    ("verify/jws/ES256", "verify/openssl_raw/ES256", None),
+    ("verify/jws/EdDSA", "verify/openssl_raw/EdDSA", None),
+    ("verify/redeem/RS256", "verify/openssl_raw/RS256", Some(1.10)),
+    ("verify/redeem/ES256", "verify/openssl_raw/ES256", Some(1.10)),
+    ("verify/redeem/EdDSA", "verify/openssl_raw/EdDSA", Some(1.10)),
+    ("issue/exchange/RS256", "issue/openssl_raw/RS256", Some(1.15)),
+    ("issue/exchange/ES256", "issue/openssl_raw/ES256", Some(1.15)),
+    ("issue/exchange/EdDSA", "issue/openssl_raw/EdDSA", Some(1.15)),
+    ("scale/redeem/100", "scale/redeem/1", Some(1.05)),
+    ("scale/redeem/10000", "scale/redeem/1", Some(1.05)),
+];
+
+/// The mean estimate in nanoseconds of one benchmark id, if criterion has recorded it.
+fn mean_ns(root: &PathBuf, id: &str) -> Option<f64> {
+    let path = root.join(id).join("new").join("estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
+    estimates.get("mean")?.get("point_estimate")?.as_f64()
+}
+
+fn main() -> ExitCode {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| "target".into(), PathBuf::from);
+    let root = target.join("criterion");
+    let (mut shown, mut missed) = (0, 0);
+    println!(
+        "{:<22} {:>12} {:>26} {:>8} {:>8}",
+        "benchmark", "mean", "baseline", "ratio", "target"
+    );
+    for (measured, baseline, limit) in COMPARISONS {
+        let (Some(value), Some(base)) = (mean_ns(&root, measured), mean_ns(&root, baseline)) else {
+            continue;
+        };
+        shown += 1;
+        let ratio = value / base;
+        let verdict = match limit {
+            Some(limit) if ratio <= *limit => format!("<= {limit:.2} ok"),
+            Some(limit) => {
+                missed += 1;
+                format!("<= {limit:.2} MISSED")
+            }
+            None => "-".to_owned(),
+        };
+        println!(
+            "{measured:<22} {:>9.2} us {baseline:>26} {ratio:>7.3}x {verdict:>8}",
+            value / 1000.0
+        );
+    }
+    if shown == 0 {
+        eprintln!(
+            "no criterion estimates under {}: run `cargo bench --bench idjag` first",
+            root.display()
+        );
+        return ExitCode::from(2);
+    }
+    if missed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}

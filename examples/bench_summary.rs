@@ -5,7 +5,7 @@
 //! cargo bench --bench idjag && cargo run --example bench_summary
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// (measured, baseline, target ratio or none, what the target is).
@@ -24,7 +24,7 @@ const COMPARISONS: &[(&str, &str, Option<f64>)] = &[
 ];
 
 /// The mean estimate in nanoseconds of one benchmark id, if criterion has recorded it.
-fn mean_ns(root: &PathBuf, id: &str) -> Option<f64> {
+fn mean_ns(root: &Path, id: &str) -> Option<f64> {
     let path = root.join(id).join("new").join("estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;

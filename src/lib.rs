@@ -8,6 +8,8 @@
 //! ([`claims`]). The core does no I/O and never reads the clock: the current time is always a
 //! parameter.
 #![forbid(unsafe_code)]
+// The README's examples run as doc tests, so they stay true.
+#![cfg_attr(doctest, doc = include_str!("../README.md"))]
 #![deny(missing_docs)]
 
 pub mod audit;

@@ -106,7 +106,7 @@ impl ClaimsError {
         }
     }
 
-    fn from_json(error: JsonError) -> Self {
+    pub(crate) fn from_json(error: JsonError) -> Self {
         match error {
             JsonError::Syntax => ClaimsError::NotJson,
             JsonError::NotAnObject => ClaimsError::NotAnObject,
@@ -185,7 +185,7 @@ impl OneOrMany {
         self.len() == 0
     }
 
-    fn from_value(value: Value, claim: &'static str) -> Result<Self, ClaimsError> {
+    pub(crate) fn from_value(value: Value, claim: &'static str) -> Result<Self, ClaimsError> {
         match value {
             Value::String(text) if text.is_empty() => Err(ClaimsError::Empty(claim)),
             Value::String(text) => Ok(OneOrMany::One(text)),
@@ -894,11 +894,14 @@ impl Serialize for IdJagClaims {
     }
 }
 
-fn required_string(m: &mut Map<String, Value>, name: &'static str) -> Result<String, ClaimsError> {
+pub(crate) fn required_string(
+    m: &mut Map<String, Value>,
+    name: &'static str,
+) -> Result<String, ClaimsError> {
     optional_string(m, name)?.ok_or(ClaimsError::Missing(name))
 }
 
-fn optional_string(
+pub(crate) fn optional_string(
     m: &mut Map<String, Value>,
     name: &'static str,
 ) -> Result<Option<String>, ClaimsError> {
@@ -919,7 +922,7 @@ fn optional_nonempty(m: &mut Map<String, Value>, name: &'static str) -> Result<O
     }
 }
 
-fn optional_date(
+pub(crate) fn optional_date(
     m: &mut Map<String, Value>,
     name: &'static str,
 ) -> Result<Option<NumericDate>, ClaimsError> {

@@ -47,6 +47,11 @@ impl Form {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).and_then(|values| values.first()).map(String::as_str)
     }
+
+    /// Every value of `name`, in order.
+    pub(crate) fn all(&self, name: &str) -> &[String] {
+        self.values.get(name).map_or(&[], Vec::as_slice)
+    }
 }
 
 #[cfg(test)]
@@ -57,7 +62,7 @@ mod tests {
     fn repeats_and_empties() {
         assert_eq!(Form::parse(b"a=1&a=2", &[]).unwrap_err(), FormError::Repeated);
         let form = Form::parse(b"resource=x&resource=y&a=&b=%20c", &["resource"]).unwrap();
-        assert_eq!(form.get("resource"), Some("x"));
+        assert_eq!(form.all("resource"), ["x", "y"]);
         assert_eq!(form.get("a"), None);
         assert_eq!(form.get("b"), Some(" c"));
         assert_eq!(

@@ -18,6 +18,7 @@ pub mod claims;
 mod date;
 pub mod error;
 mod form;
+pub mod idp;
 pub mod jose;
 mod json;
 pub mod metadata;

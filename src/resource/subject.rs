@@ -121,8 +121,9 @@ struct Directory {
 /// An in-memory [`SubjectResolver`]: accounts linked by `iss`/`tenant`/`sub` and optionally by
 /// SAML NameID, each enabled or disabled.
 ///
-/// Resolution tries `iss` + `tenant` + `sub`, then the full NameID (every member compared),
-/// then the NameID value alone only where the issuer allows it.
+/// Resolution tries `iss` + `tenant` + `sub`, then the full NameID (issuer, value, format and
+/// both qualifiers compared), then the NameID value alone only where the issuer allows it.
+/// `sp_provided_id` is not used for resolution: it is an alias the service provider chose.
 #[derive(Debug, Default)]
 pub struct MemorySubjects {
     directory: RwLock<Directory>,

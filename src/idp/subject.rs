@@ -1,0 +1,180 @@
+//! Subject tokens (draft §4.3.1): ID tokens validated here with the IdP's own keys; refresh
+//! tokens, SAML assertions and actor tokens validated by the host.
+
+use serde_json::Value;
+
+use super::DenyReason;
+use crate::NumericDate;
+use crate::authenticated::AuthenticatedClient;
+use crate::claims::{self, Actor, ClaimsError, OneOrMany};
+use crate::jose::{AlgorithmSet, CompactJws, KeySet, ParseOptions, media_type_matches};
+
+/// The user behind a valid subject token, and what the token says about their sign-in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidatedSubject {
+    /// The user's id at the IdP.
+    pub subject: String,
+    /// The client the token was issued to (ID token `aud`/`azp`, SAML Audience mapped to a
+    /// client id, the refresh token's client).
+    pub issued_to: String,
+    /// When the user authenticated.
+    pub auth_time: Option<NumericDate>,
+    /// The authentication context class.
+    pub acr: Option<String>,
+    /// The authentication methods.
+    pub amr: Option<Vec<String>>,
+}
+
+impl ValidatedSubject {
+    /// A subject issued to `issued_to`, with nothing known of the sign-in.
+    pub fn new(subject: impl Into<String>, issued_to: impl Into<String>) -> Self {
+        ValidatedSubject {
+            subject: subject.into(),
+            issued_to: issued_to.into(),
+            auth_time: None,
+            acr: None,
+            amr: None,
+        }
+    }
+}
+
+/// The host's validation of the tokens the crate cannot check itself. Every method refuses by
+/// default.
+pub trait HostTokens: Send + Sync {
+    /// A refresh token as a subject token: exactly the checks of a refresh grant (issued by
+    /// this IdP, bound to this client, unexpired, unrevoked), then the user's current
+    /// attributes (draft §4.3.1).
+    fn validate_refresh_token(
+        &self,
+        token: &str,
+        client: &AuthenticatedClient,
+        now: NumericDate,
+    ) -> Option<ValidatedSubject> {
+        let _ = (token, client, now);
+        None
+    }
+
+    /// A SAML 2.0 assertion (signature, conditions, subject confirmation); `issued_to` is its
+    /// Audience mapped to a client id (draft §4.5).
+    fn validate_saml_assertion(
+        &self,
+        assertion: &str,
+        client: &AuthenticatedClient,
+        now: NumericDate,
+    ) -> Option<ValidatedSubject> {
+        let _ = (assertion, client, now);
+        None
+    }
+
+    /// An actor token (RFC 8693 §2.1): its processing is the deployment's (draft §4.3).
+    fn validate_actor_token(&self, token: &str, token_type: &str) -> Option<Actor> {
+        let _ = (token, token_type);
+        None
+    }
+
+    /// Mint an IdP refresh token for the SAML path (draft §4.5): the token and its lifetime.
+    fn mint_refresh_token(
+        &self,
+        subject: &ValidatedSubject,
+        client: &AuthenticatedClient,
+    ) -> Option<(String, Option<u64>)> {
+        let _ = (subject, client);
+        None
+    }
+}
+
+/// The [`HostTokens`] that accepts only ID tokens.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IdTokensOnly;
+
+impl HostTokens for IdTokensOnly {}
+
+/// How ID tokens are checked.
+pub(crate) struct IdTokenRules<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) keys: &'a KeySet,
+    pub(crate) algorithms: AlgorithmSet,
+    pub(crate) leeway: u64,
+    pub(crate) max_age: Option<u64>,
+    pub(crate) max_len: usize,
+}
+
+/// Validate an ID token as a subject token (draft §4.3.1, OpenID Connect Core §3.1.3.7).
+pub(crate) fn validate_id_token(
+    token: &str,
+    rules: &IdTokenRules<'_>,
+    client: &AuthenticatedClient,
+    now: NumericDate,
+) -> Result<ValidatedSubject, DenyReason> {
+    let options = ParseOptions::new(rules.algorithms).with_max_len(rules.max_len);
+    let jws = CompactJws::parse(token, &options).map_err(DenyReason::SubjectTokenJose)?;
+
+    // draft §4.3.1 item 3: never one token type in place of another. An ID token is typed
+    // `JWT` or not at all; an ID-JAG, an `at+jwt` access token or anything else is refused.
+    if jws.header().typ().is_some_and(|typ| !media_type_matches(typ, "jwt")) {
+        return Err(DenyReason::SubjectTokenTypeConfusion);
+    }
+    jws.verify_with_key_set(rules.keys).map_err(DenyReason::SubjectTokenJose)?;
+
+    let mut members = crate::json::parse_object(jws.unverified_payload())
+        .map_err(|error| DenyReason::SubjectTokenClaims(ClaimsError::from_json(error)))?;
+    let claims_error = DenyReason::SubjectTokenClaims;
+    let issuer = claims::required_string(&mut members, "iss").map_err(claims_error)?;
+    let subject = claims::required_string(&mut members, "sub").map_err(claims_error)?;
+    let audience = members.shift_remove("aud").ok_or(ClaimsError::Missing("aud"));
+    let audience = OneOrMany::from_value(audience.map_err(claims_error)?, "aud");
+    let audience = audience.map_err(claims_error)?;
+    let authorized_party = claims::optional_string(&mut members, "azp").map_err(claims_error)?;
+    let expires_at = claims::optional_date(&mut members, "exp").map_err(claims_error)?;
+    let expires_at =
+        expires_at.ok_or(DenyReason::SubjectTokenClaims(ClaimsError::Missing("exp")))?;
+    let issued_at = claims::optional_date(&mut members, "iat").map_err(claims_error)?;
+    let issued_at = issued_at.ok_or(DenyReason::SubjectTokenClaims(ClaimsError::Missing("iat")))?;
+    let auth_time = claims::optional_date(&mut members, "auth_time").map_err(claims_error)?;
+    let acr = claims::optional_string(&mut members, "acr").map_err(claims_error)?;
+    let amr = match members.shift_remove("amr") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(method) => Ok(method),
+                    _ => Err(DenyReason::SubjectTokenClaims(ClaimsError::WrongType("amr"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(DenyReason::SubjectTokenClaims(ClaimsError::WrongType("amr"))),
+    };
+
+    // OIDC Core §3.1.3.7 item 2: issued by this IdP.
+    if issuer != rules.issuer {
+        return Err(DenyReason::SubjectTokenIssuer);
+    }
+    // draft §4.3.1: the ID token's audience is the authenticated client; with several
+    // audiences, azp names it (OIDC Core §3.1.3.7 items 3-5).
+    let client_id = client.client_id();
+    let issued_to_client = match &audience {
+        OneOrMany::One(only) => only == client_id,
+        OneOrMany::Many(all) => {
+            all.iter().any(|a| a == client_id) && authorized_party.as_deref() == Some(client_id)
+        }
+    };
+    let azp_consistent = authorized_party.as_deref().is_none_or(|azp| azp == client_id);
+    if !issued_to_client || !azp_consistent {
+        return Err(DenyReason::SubjectTokenAudience);
+    }
+    if now >= expires_at.saturating_add_seconds(rules.leeway) {
+        return Err(DenyReason::SubjectTokenExpired);
+    }
+    if issued_at > now.saturating_add_seconds(rules.leeway) {
+        return Err(DenyReason::SubjectTokenIssuedInFuture);
+    }
+    if let Some(max_age) = rules.max_age {
+        let since = auth_time.unwrap_or(issued_at);
+        if now.seconds_since(since).is_some_and(|age| age > max_age) {
+            return Err(DenyReason::SubjectTokenTooOld);
+        }
+    }
+    Ok(ValidatedSubject { subject, issued_to: client_id.to_owned(), auth_time, acr, amr })
+}

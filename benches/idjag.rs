@@ -5,6 +5,8 @@
 //!
 //! Benchmark ids are fixed so results compare across versions:
 //! - `verify/openssl_raw/ALG`, `verify/jws/ALG`, `verify/redeem/ALG` for RS256, ES256, EdDSA;
+//! - `issue/openssl_raw/ALG` (one raw verify plus one raw sign) and `issue/exchange/ALG` (a full
+//!   IdP token exchange with an ID-token subject) for RS256, ES256, EdDSA;
 //! - `scale/redeem/1`, `scale/redeem/100`, `scale/redeem/10000` (trusted issuers, 100 keys each).
 
 // criterion_group! generates an undocumented public function.
@@ -15,12 +17,18 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{BenchKey, bench_key, raw_verify};
+use common::{BenchKey, bench_key, raw_sign, raw_verify};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use id_jag::NumericDate;
 use id_jag::authenticated::AuthenticatedClient;
 use id_jag::claims::{Actor, IdJagClaims, RequiredClaims};
-use id_jag::jose::{Algorithm, AlgorithmSet, CompactJws, KeySet, ParseOptions, sign_compact};
+use id_jag::idp::{
+    Agent, DirectoryUser, ExchangeHosts, IdTokensOnly, IdentityProvider, IdpConfig,
+    ManagedConnection, MemoryConnections, MemoryDirectory,
+};
+use id_jag::jose::{
+    Algorithm, AlgorithmSet, CompactJws, KeySet, ParseOptions, SigningKeySet, sign_compact,
+};
 use id_jag::resource::{
     AllowAll, MemoryReplayGuard, MemorySubjects, RedeemHosts, ResourceServer, ResourceServerConfig,
     SubjectKey, TrustedIssuer, TrustedIssuers,
@@ -121,11 +129,18 @@ fn verify(c: &mut Criterion) {
         let tokens: Vec<String> = (0..POOL).map(|i| id_jag(&key, IDP, &format!("j{i}"))).collect();
         let jws = CompactJws::parse(&tokens[0], &ParseOptions::new(AlgorithmSet::all())).unwrap();
         let (message, signature) = (jws.signing_input().to_vec(), jws.signature().to_vec());
-        assert!(raw_verify(&key, &message, &signature));
+        assert!(raw_verify(key.algorithm, &key.raw, &message, &signature));
         let keys = KeySet::new(vec![key.key.verification_key().clone()]).unwrap();
 
         group.bench_function(BenchmarkId::new("openssl_raw", algorithm.name()), |b| {
-            b.iter(|| assert!(raw_verify(&key, black_box(&message), black_box(&signature))))
+            b.iter(|| {
+                assert!(raw_verify(
+                    key.algorithm,
+                    &key.raw,
+                    black_box(&message),
+                    black_box(&signature)
+                ))
+            })
         });
 
         let options = ParseOptions::new(AlgorithmSet::all());
@@ -141,6 +156,79 @@ fn verify(c: &mut Criterion) {
         let bodies: Vec<Vec<u8>> = tokens.iter().map(|t| form(t)).collect();
         group.bench_function(BenchmarkId::new("redeem", algorithm.name()), |b| {
             b.iter_custom(|iters| fixture.time_redemptions(&bodies, iters))
+        });
+    }
+    group.finish();
+}
+
+fn issue(c: &mut Criterion) {
+    let mut group = c.benchmark_group("issue");
+    for algorithm in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
+        let BenchKey { algorithm, raw, key } = bench_key(algorithm, "idp-1");
+        let keys = SigningKeySet::new(key, vec![]).unwrap();
+        let idp = IdentityProvider::new(IdpConfig::new(IDP), keys.verification_keys().clone());
+        let registry = MemoryConnections::new();
+        let mut agent = Agent::new("aria");
+        agent.actor =
+            Some(Actor::new("wlp8x5q7mvH86KvFJ0g7").with_claim("sub_profile", "ai_agent".into()));
+        registry.put_agent(agent);
+        let mut connection = ManagedConnection::new(
+            "aria-expenses",
+            "aria",
+            AS,
+            "aria-expenses",
+            Scope::parse("expenses.read expenses.write").unwrap(),
+        );
+        connection.allowed_resources = vec!["https://api.expenses.example".into()];
+        registry.put_connection(connection);
+        let directory = MemoryDirectory::new();
+        let mut user = DirectoryUser::new("00u8b2fc9a");
+        user.verified_email = Some("b@example.com".into());
+        directory.put(AS, user);
+        let hosts = ExchangeHosts {
+            registry: &registry,
+            directory: &directory,
+            tokens: &IdTokensOnly,
+            signer: &keys,
+        };
+        let id_token_claims = format!(
+            r#"{{"iss":"{IDP}","sub":"00u8b2fc9a","aud":"aria","iat":{NOW},"exp":{},"auth_time":{NOW},"amr":["pwd","mfa"],"email":"b@example.com","name":"B"}}"#,
+            NOW + 3600
+        );
+        let id_token = sign_compact(&keys, Some("JWT"), id_token_claims.as_bytes()).unwrap();
+        let body = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid-jag\
+             &audience=https%3A%2F%2Fas.expenses.example&resource=https%3A%2F%2Fapi.expenses.example\
+             &scope=expenses.read+expenses.write&subject_token={id_token}\
+             &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token"
+        )
+        .into_bytes();
+        let client = AuthenticatedClient::confidential("aria");
+        let issued = idp.exchange(&hosts, &body, &client, now()).outcome.unwrap();
+        let issued = issued.into_id_jag().unwrap();
+
+        // The baseline: verify the same ID token signature and sign an ID-JAG-sized input.
+        let id_token_jws =
+            CompactJws::parse(&id_token, &ParseOptions::new(AlgorithmSet::all())).unwrap();
+        let (message, signature) =
+            (id_token_jws.signing_input().to_vec(), id_token_jws.signature().to_vec());
+        let issued_jws =
+            CompactJws::parse(issued.token(), &ParseOptions::new(AlgorithmSet::all())).unwrap();
+        let to_sign = issued_jws.signing_input().to_vec();
+        // The raw key must be the IdP's: check it verifies what the IdP signed.
+        assert!(raw_verify(algorithm, &raw, &message, &signature));
+        group.bench_function(BenchmarkId::new("openssl_raw", algorithm.name()), |b| {
+            b.iter(|| {
+                assert!(raw_verify(algorithm, &raw, black_box(&message), black_box(&signature)));
+                black_box(raw_sign(algorithm, &raw, black_box(&to_sign)));
+            })
+        });
+        group.bench_function(BenchmarkId::new("exchange", algorithm.name()), |b| {
+            b.iter(|| {
+                let exchange = idp.exchange(&hosts, black_box(&body), &client, now());
+                black_box(exchange.outcome.unwrap());
+            })
         });
     }
     group.finish();
@@ -172,6 +260,6 @@ fn scale(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = verify, scale
+    targets = verify, issue, scale
 }
 criterion_main!(benches);

@@ -15,6 +15,7 @@
 pub mod audit;
 pub mod authenticated;
 pub mod claims;
+pub mod client;
 mod date;
 pub mod error;
 mod form;

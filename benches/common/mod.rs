@@ -68,10 +68,15 @@ pub fn bench_key(algorithm: Algorithm, kid: &str) -> BenchKey {
 
 /// The raw OpenSSL verification of a JWS signature, nothing else: for ES256 that includes
 /// turning the fixed-length R||S into the DER OpenSSL expects.
-pub fn raw_verify(key: &BenchKey, message: &[u8], signature: &[u8]) -> bool {
-    match key.algorithm {
+pub fn raw_verify(
+    algorithm: Algorithm,
+    raw: &PKey<Private>,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    match algorithm {
         Algorithm::Rs256 => {
-            let mut verifier = Verifier::new(MessageDigest::sha256(), &key.raw).unwrap();
+            let mut verifier = Verifier::new(MessageDigest::sha256(), raw).unwrap();
             verifier.verify_oneshot(signature, message).unwrap()
         }
         Algorithm::Es256 => {
@@ -83,13 +88,38 @@ pub fn raw_verify(key: &BenchKey, message: &[u8], signature: &[u8]) -> bool {
             .unwrap()
             .to_der()
             .unwrap();
-            let mut verifier = Verifier::new(MessageDigest::sha256(), &key.raw).unwrap();
+            let mut verifier = Verifier::new(MessageDigest::sha256(), raw).unwrap();
             verifier.verify_oneshot(&der, message).unwrap()
         }
         Algorithm::EdDsa => {
-            let mut verifier = Verifier::new_without_digest(&key.raw).unwrap();
+            let mut verifier = Verifier::new_without_digest(raw).unwrap();
             verifier.verify_oneshot(signature, message).unwrap()
         }
         other => panic!("no raw verify for {other}"),
+    }
+}
+
+/// The raw OpenSSL signature of a JWS signing input, nothing else: for ES256 that includes
+/// turning OpenSSL's DER into the fixed-length R||S of JWS.
+pub fn raw_sign(algorithm: Algorithm, raw: &PKey<Private>, message: &[u8]) -> Vec<u8> {
+    use openssl::sign::Signer;
+    match algorithm {
+        Algorithm::Rs256 => {
+            let mut signer = Signer::new(MessageDigest::sha256(), raw).unwrap();
+            signer.sign_oneshot_to_vec(message).unwrap()
+        }
+        Algorithm::Es256 => {
+            let mut signer = Signer::new(MessageDigest::sha256(), raw).unwrap();
+            let der = signer.sign_oneshot_to_vec(message).unwrap();
+            let signature = EcdsaSig::from_der(&der).unwrap();
+            let mut fixed = signature.r().to_vec_padded(32).unwrap();
+            fixed.extend(signature.s().to_vec_padded(32).unwrap());
+            fixed
+        }
+        Algorithm::EdDsa => {
+            let mut signer = Signer::new_without_digest(raw).unwrap();
+            signer.sign_oneshot_to_vec(message).unwrap()
+        }
+        other => panic!("no raw sign for {other}"),
     }
 }

@@ -94,7 +94,10 @@ pub use request::JwtBearerRequest;
 pub use subject::{
     MemorySubjects, SubjectIdentity, SubjectKey, SubjectResolution, SubjectResolver,
 };
-pub use token::{AccessTokenIssuer, IssuedAccessToken};
+pub use token::{
+    AccessTokenError, AccessTokenIssuer, AccessTokenVerifier, IssuedAccessToken,
+    VerifiedAccessToken,
+};
 pub use trust::{TrustedIssuer, TrustedIssuerStore, TrustedIssuers};
 
 use crate::NumericDate;

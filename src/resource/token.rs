@@ -112,3 +112,137 @@ impl std::fmt::Debug for AccessTokenIssuer {
             .finish_non_exhaustive()
     }
 }
+
+/// Why a resource server refused an access token.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessTokenError {
+    /// Malformed, wrong header, unknown key or bad signature.
+    #[error("access token is not a valid JWS: {0}")]
+    Jose(JoseError),
+    /// `typ` is not `at+jwt` (RFC 9068 §4).
+    #[error("access token typ is not at+jwt")]
+    TypMismatch,
+    /// The claims are not a JSON object of the expected shape.
+    #[error("access token claims are malformed")]
+    Malformed,
+    /// `iss` is not the expected authorization server.
+    #[error("access token issuer mismatch")]
+    IssuerMismatch,
+    /// `aud` does not include this resource.
+    #[error("access token audience mismatch")]
+    AudienceMismatch,
+    /// `exp` has passed.
+    #[error("access token expired")]
+    Expired,
+    /// A required scope is missing.
+    #[error("access token lacks a required scope")]
+    InsufficientScope,
+}
+
+impl AccessTokenError {
+    /// A stable, machine-readable reason code.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AccessTokenError::Jose(error) => error.reason(),
+            AccessTokenError::TypMismatch => "at_typ_mismatch",
+            AccessTokenError::Malformed => "at_malformed",
+            AccessTokenError::IssuerMismatch => "at_issuer_mismatch",
+            AccessTokenError::AudienceMismatch => "at_aud_mismatch",
+            AccessTokenError::Expired => "at_expired",
+            AccessTokenError::InsufficientScope => "at_insufficient_scope",
+        }
+    }
+}
+
+/// The claims of an access token that passed [`AccessTokenVerifier::verify`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifiedAccessToken {
+    /// `sub`: the account.
+    pub subject: String,
+    /// `client_id`.
+    pub client_id: Option<String>,
+    /// `scope`.
+    pub scope: Option<crate::scope::Scope>,
+    /// `exp`.
+    pub expires_at: NumericDate,
+    /// `act.sub`: the agent acting for the user, when there is one.
+    pub actor: Option<String>,
+    /// Every claim, as sent.
+    pub claims: Map<String, Value>,
+}
+
+/// A resource server's check of RFC 9068 JWT access tokens from one authorization server.
+#[derive(Debug)]
+pub struct AccessTokenVerifier {
+    issuer: String,
+    resource: String,
+    keys: crate::jose::KeySet,
+}
+
+impl AccessTokenVerifier {
+    /// Accept tokens issued by `issuer`, signed with `keys`, for the resource `resource`.
+    pub fn new(
+        issuer: impl Into<String>,
+        resource: impl Into<String>,
+        keys: crate::jose::KeySet,
+    ) -> Self {
+        AccessTokenVerifier { issuer: issuer.into(), resource: resource.into(), keys }
+    }
+
+    /// RFC 9068 §4: `typ` `at+jwt`, signature with the AS's keys, `iss` exact, `aud`
+    /// containing this resource, `exp` in the future; then the scopes the call needs.
+    pub fn verify(
+        &self,
+        token: &str,
+        required_scope: Option<&crate::scope::Scope>,
+        now: NumericDate,
+    ) -> Result<VerifiedAccessToken, AccessTokenError> {
+        use crate::jose::{AlgorithmSet, CompactJws, ParseOptions};
+        let jws = CompactJws::parse(token, &ParseOptions::new(AlgorithmSet::all()))
+            .map_err(AccessTokenError::Jose)?;
+        if !jws.header().typ_is(urn::TYP_ACCESS_TOKEN) {
+            return Err(AccessTokenError::TypMismatch);
+        }
+        jws.verify_with_key_set(&self.keys).map_err(AccessTokenError::Jose)?;
+        let claims = crate::json::parse_object(jws.unverified_payload())
+            .map_err(|_| AccessTokenError::Malformed)?;
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        if text("iss") != Some(self.issuer.as_str()) {
+            return Err(AccessTokenError::IssuerMismatch);
+        }
+        let audience_ok = match claims.get("aud") {
+            Some(Value::String(audience)) => *audience == self.resource,
+            Some(Value::Array(audiences)) => {
+                audiences.iter().any(|a| a.as_str() == Some(self.resource.as_str()))
+            }
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(AccessTokenError::AudienceMismatch);
+        }
+        let expires_at = claims
+            .get("exp")
+            .ok_or(AccessTokenError::Malformed)
+            .and_then(|exp| NumericDate::from_json(exp).map_err(|_| AccessTokenError::Malformed))?;
+        if now >= expires_at {
+            return Err(AccessTokenError::Expired);
+        }
+        let scope = match text("scope") {
+            Some(scope) => {
+                Some(crate::scope::Scope::parse(scope).map_err(|_| AccessTokenError::Malformed)?)
+            }
+            None => None,
+        };
+        if let Some(required) = required_scope {
+            if !scope.as_ref().is_some_and(|held| required.is_subset(held)) {
+                return Err(AccessTokenError::InsufficientScope);
+            }
+        }
+        let subject = text("sub").ok_or(AccessTokenError::Malformed)?.to_owned();
+        let client_id = text("client_id").map(str::to_owned);
+        let actor = claims.get("act").and_then(|act| act.get("sub")).and_then(Value::as_str);
+        let actor = actor.map(str::to_owned);
+        Ok(VerifiedAccessToken { subject, client_id, scope, expires_at, actor, claims })
+    }
+}

@@ -677,62 +677,82 @@ impl IdJagClaims {
     /// every required claim present, every claim of its registered type. A claim of the wrong
     /// type (`null` included) is an error, never "absent".
     pub fn from_json(bytes: &[u8]) -> Result<Self, ClaimsError> {
-        let members = json::parse_object(bytes).map_err(ClaimsError::from_json)?;
+        let members = json::parse_members(bytes).map_err(ClaimsError::from_json)?;
         Self::from_members(members)
     }
 
-    fn from_members(mut m: Map<String, Value>) -> Result<Self, ClaimsError> {
+    /// One pass over the members, in document order, each moved into its typed slot.
+    fn from_members(members: json::Members<'_>) -> Result<Self, ClaimsError> {
+        let mut claims = PartialClaims::default();
+        for (name, value) in members {
+            match name.as_ref() {
+                "iss" => claims.iss = Some(string_value(value, "iss")?),
+                "sub" => claims.sub = Some(string_value(value, "sub")?),
+                "aud" => claims.aud = Some(OneOrMany::from_value(value, "aud")?),
+                "client_id" => claims.client_id = Some(string_value(value, "client_id")?),
+                "jti" => claims.jti = Some(string_value(value, "jti")?),
+                "exp" => claims.exp = Some(date_value(&value, "exp")?),
+                "iat" => claims.iat = Some(date_value(&value, "iat")?),
+                "nbf" => claims.nbf = Some(date_value(&value, "nbf")?),
+                "resource" => claims.resource = Some(OneOrMany::from_value(value, "resource")?),
+                "scope" => {
+                    let text = string_value(value, "scope")?;
+                    claims.scope = Some(Scope::parse(&text).map_err(ClaimsError::InvalidScope)?);
+                }
+                "authorization_details" => {
+                    let Value::Array(items) = value else {
+                        return Err(ClaimsError::WrongType("authorization_details"));
+                    };
+                    let details = items.into_iter().map(AuthorizationDetail::from_value);
+                    claims.authorization_details = Some(details.collect::<Result<_, _>>()?);
+                }
+                "act" => claims.act = Some(Actor::from_value(value)?),
+                "tenant" => claims.tenant = Some(string_value(value, "tenant")?),
+                "auth_time" => claims.auth_time = Some(date_value(&value, "auth_time")?),
+                "acr" => claims.acr = Some(string_value(value, "acr")?),
+                "amr" => {
+                    let Value::Array(items) = value else {
+                        return Err(ClaimsError::WrongType("amr"));
+                    };
+                    let methods = items.into_iter().map(|item| match item {
+                        Value::String(method) => Ok(method),
+                        _ => Err(ClaimsError::WrongType("amr")),
+                    });
+                    claims.amr = Some(methods.collect::<Result<_, _>>()?);
+                }
+                "aud_tenant" => claims.aud_tenant = Some(string_value(value, "aud_tenant")?),
+                "aud_sub" => claims.aud_sub = Some(string_value(value, "aud_sub")?),
+                "email" => claims.email = Some(string_value(value, "email")?),
+                "sub_id" => claims.sub_id = Some(SubjectIdentifier::from_value(value)?),
+                "cnf" => claims.cnf = Some(Confirmation::from_value(value)?),
+                _ => {
+                    claims.extra.insert(name.into_owned(), value);
+                }
+            }
+        }
         Ok(IdJagClaims {
-            iss: required_string(&mut m, "iss")?,
-            sub: required_string(&mut m, "sub")?,
-            aud: OneOrMany::from_value(
-                m.shift_remove("aud").ok_or(ClaimsError::Missing("aud"))?,
-                "aud",
-            )?,
-            client_id: required_string(&mut m, "client_id")?,
-            jti: required_string(&mut m, "jti")?,
-            exp: optional_date(&mut m, "exp")?.ok_or(ClaimsError::Missing("exp"))?,
-            iat: optional_date(&mut m, "iat")?.ok_or(ClaimsError::Missing("iat"))?,
-            nbf: optional_date(&mut m, "nbf")?,
-            resource: m
-                .shift_remove("resource")
-                .map(|v| OneOrMany::from_value(v, "resource"))
-                .transpose()?,
-            scope: optional_string(&mut m, "scope")?
-                .map(|text| Scope::parse(&text).map_err(ClaimsError::InvalidScope))
-                .transpose()?,
-            authorization_details: m
-                .shift_remove("authorization_details")
-                .map(|value| match value {
-                    Value::Array(items) => {
-                        items.into_iter().map(AuthorizationDetail::from_value).collect()
-                    }
-                    _ => Err(ClaimsError::WrongType("authorization_details")),
-                })
-                .transpose()?,
-            act: m.shift_remove("act").map(Actor::from_value).transpose()?,
-            tenant: optional_string(&mut m, "tenant")?,
-            auth_time: optional_date(&mut m, "auth_time")?,
-            acr: optional_string(&mut m, "acr")?,
-            amr: m
-                .shift_remove("amr")
-                .map(|value| match value {
-                    Value::Array(items) => items
-                        .into_iter()
-                        .map(|item| match item {
-                            Value::String(method) => Ok(method),
-                            _ => Err(ClaimsError::WrongType("amr")),
-                        })
-                        .collect(),
-                    _ => Err(ClaimsError::WrongType("amr")),
-                })
-                .transpose()?,
-            aud_tenant: optional_string(&mut m, "aud_tenant")?,
-            aud_sub: optional_string(&mut m, "aud_sub")?,
-            email: optional_string(&mut m, "email")?,
-            sub_id: m.shift_remove("sub_id").map(SubjectIdentifier::from_value).transpose()?,
-            cnf: m.shift_remove("cnf").map(Confirmation::from_value).transpose()?,
-            extra: m,
+            iss: claims.iss.ok_or(ClaimsError::Missing("iss"))?,
+            sub: claims.sub.ok_or(ClaimsError::Missing("sub"))?,
+            aud: claims.aud.ok_or(ClaimsError::Missing("aud"))?,
+            client_id: claims.client_id.ok_or(ClaimsError::Missing("client_id"))?,
+            jti: claims.jti.ok_or(ClaimsError::Missing("jti"))?,
+            exp: claims.exp.ok_or(ClaimsError::Missing("exp"))?,
+            iat: claims.iat.ok_or(ClaimsError::Missing("iat"))?,
+            nbf: claims.nbf,
+            resource: claims.resource,
+            scope: claims.scope,
+            authorization_details: claims.authorization_details,
+            act: claims.act,
+            tenant: claims.tenant,
+            auth_time: claims.auth_time,
+            acr: claims.acr,
+            amr: claims.amr,
+            aud_tenant: claims.aud_tenant,
+            aud_sub: claims.aud_sub,
+            email: claims.email,
+            sub_id: claims.sub_id,
+            cnf: claims.cnf,
+            extra: claims.extra,
         })
     }
 
@@ -835,6 +855,47 @@ impl IdJagClaims {
     pub fn extra_claims(&self) -> &Map<String, Value> {
         &self.extra
     }
+}
+
+/// The claims found so far while parsing; every required one is checked at the end.
+#[derive(Default)]
+struct PartialClaims {
+    iss: Option<String>,
+    sub: Option<String>,
+    aud: Option<OneOrMany>,
+    client_id: Option<String>,
+    jti: Option<String>,
+    exp: Option<NumericDate>,
+    iat: Option<NumericDate>,
+    nbf: Option<NumericDate>,
+    resource: Option<OneOrMany>,
+    scope: Option<Scope>,
+    authorization_details: Option<Vec<AuthorizationDetail>>,
+    act: Option<Actor>,
+    tenant: Option<String>,
+    auth_time: Option<NumericDate>,
+    acr: Option<String>,
+    amr: Option<Vec<String>>,
+    aud_tenant: Option<String>,
+    aud_sub: Option<String>,
+    email: Option<String>,
+    sub_id: Option<SubjectIdentifier>,
+    cnf: Option<Confirmation>,
+    extra: Map<String, Value>,
+}
+
+/// A string claim: non-empty, and a string (`null` is the wrong type, never "absent").
+fn string_value(value: Value, name: &'static str) -> Result<String, ClaimsError> {
+    match value {
+        Value::String(text) if text.is_empty() => Err(ClaimsError::Empty(name)),
+        Value::String(text) => Ok(text),
+        _ => Err(ClaimsError::WrongType(name)),
+    }
+}
+
+/// A NumericDate claim.
+fn date_value(value: &Value, name: &'static str) -> Result<NumericDate, ClaimsError> {
+    NumericDate::from_json(value).map_err(|error| ClaimsError::InvalidDate { claim: name, error })
 }
 
 impl Serialize for IdJagClaims {

@@ -2,6 +2,7 @@
 //! depth (serde_json alone keeps the last one, so `{"alg":"none","alg":"ES256"}` would read as
 //! ES256). Nesting depth is bounded by serde_json's recursion limit (128).
 
+use std::borrow::Cow;
 use std::cell::Cell;
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
@@ -35,6 +36,96 @@ pub(crate) fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
     })?;
     deserializer.end().map_err(|_| JsonError::Syntax)?;
     Ok(value)
+}
+
+/// The members of a top-level JSON object, in order, names borrowed from `bytes` where they
+/// have no escapes. Repeated names are refused at every depth, like [`parse_object`], but the
+/// top level is a plain list: no hashing, and the caller takes each member by moving it.
+pub(crate) type Members<'a> = Vec<(Cow<'a, str>, Value)>;
+
+/// Parse `bytes` as one JSON object into its [`Members`].
+pub(crate) fn parse_members(bytes: &[u8]) -> Result<Members<'_>, JsonError> {
+    let duplicate = Cell::new(false);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let members = deserializer.deserialize_any(MembersVisitor(&duplicate)).map_err(|error| {
+        if duplicate.get() {
+            JsonError::DuplicateMember
+        } else if error.is_data() {
+            JsonError::NotAnObject
+        } else {
+            JsonError::Syntax
+        }
+    })?;
+    deserializer.end().map_err(|_| JsonError::Syntax)?;
+    Ok(members)
+}
+
+/// Beyond this many members the repeated-name check uses a hash set instead of a scan.
+const SCAN_LIMIT: usize = 32;
+
+struct MembersVisitor<'a>(&'a Cell<bool>);
+
+impl<'de> Visitor<'de> for MembersVisitor<'_> {
+    type Value = Members<'de>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Members<'de>, A::Error> {
+        // Sized for an ID-JAG's claims, so the list rarely grows.
+        let mut members: Members<'de> = Vec::with_capacity(16);
+        let mut seen: Option<std::collections::HashSet<String>> = None;
+        while let Some(name) = access.next_key_seed(NameSeed)? {
+            let repeated = match &mut seen {
+                Some(seen) => !seen.insert(name.to_string()),
+                None => members.iter().any(|(existing, _)| *existing == name),
+            };
+            if repeated {
+                self.0.set(true);
+                return Err(A::Error::custom("duplicate member name"));
+            }
+            if seen.is_none() && members.len() >= SCAN_LIMIT {
+                seen = Some(
+                    members.iter().map(|(n, _)| n.to_string()).chain([name.to_string()]).collect(),
+                );
+            }
+            let value = access.next_value_seed(StrictSeed(self.0))?;
+            members.push((name, value));
+        }
+        Ok(members)
+    }
+}
+
+/// A member name, borrowed from the input when it has no escapes.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(name))
+    }
+
+    fn visit_str<E>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(name.to_owned()))
+    }
+
+    fn visit_string<E>(self, name: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(name))
+    }
 }
 
 /// A seed that builds a `Value` and raises the shared flag when it meets a repeated name, so
@@ -118,6 +209,26 @@ mod tests {
         assert_eq!(parse_object(br#"{"a":[{"b":1,"b":1}]}"#), Err(JsonError::DuplicateMember));
         // The same name escaped differently is still the same name.
         assert_eq!(parse_object(br#"{"alg":1,"\u0061lg":2}"#), Err(JsonError::DuplicateMember));
+    }
+
+    #[test]
+    fn members_keep_order_and_refuse_repeats() {
+        let members = parse_members(br#"{"b":1,"a":{"c":2},"\u0064":3}"#).unwrap();
+        let names: Vec<&str> = members.iter().map(|(name, _)| name.as_ref()).collect();
+        assert_eq!(names, ["b", "a", "d"]);
+        assert!(matches!(members[0].0, Cow::Borrowed(_)));
+        assert_eq!(parse_members(br#"{"a":1,"\u0061":2}"#), Err(JsonError::DuplicateMember));
+        assert_eq!(parse_members(br#"{"a":{"b":1,"b":2}}"#), Err(JsonError::DuplicateMember));
+        assert_eq!(parse_members(b"[1]"), Err(JsonError::NotAnObject));
+        assert_eq!(parse_members(b"\"x\""), Err(JsonError::NotAnObject));
+        assert_eq!(parse_members(b"{"), Err(JsonError::Syntax));
+        assert_eq!(parse_members(b"{} {}"), Err(JsonError::Syntax));
+        // Past the scan limit the check switches to a set, and still catches repeats.
+        let many: Vec<String> = (0..100).map(|i| format!("\"m{i}\":{i}")).collect();
+        let body = format!("{{{},\"m7\":0}}", many.join(","));
+        assert_eq!(parse_members(body.as_bytes()), Err(JsonError::DuplicateMember));
+        let body = format!("{{{}}}", many.join(","));
+        assert_eq!(parse_members(body.as_bytes()).unwrap().len(), 100);
     }
 
     #[test]

@@ -179,7 +179,7 @@ impl ExchangeRequest {
             }
             Some(urn::TOKEN_TYPE_ID_JAG) => {
                 let audience = form.get("audience").ok_or(DenyReason::AudienceMissing)?;
-                let resources = form.all("resource").to_vec();
+                let resources = form.all("resource");
                 // RFC 8707 §2: an absolute URI without a fragment.
                 for resource in &resources {
                     let valid = url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{Algorithm, AlgorithmSet, JoseError, KeySet, Signer, VerificationKey};
 use super::{b64_decode, b64_encode, verify_signature};
-use crate::json::{self, JsonError};
+use crate::json::{self, JsonError, Members};
 
 /// Limits and allow-list for parsing a compact JWS.
 #[derive(Clone, Copy, Debug)]
@@ -71,9 +71,11 @@ impl JwsHeader {
         self.typ.as_deref().is_some_and(|typ| media_type_matches(typ, expected))
     }
 
-    fn from_map(header: &Map<String, Value>, allowed: AlgorithmSet) -> Result<Self, JoseError> {
+    fn from_members(mut header: Members<'_>, allowed: AlgorithmSet) -> Result<Self, JoseError> {
+        let member = |name: &str| header.iter().find(|(n, _)| n == name).map(|(_, value)| value);
+
         // RFC 7515 §4.1.1 and RFC 8725 §3.1: alg is required and must be one the caller allows.
-        let algorithm = match header.get("alg") {
+        let algorithm = match member("alg") {
             None => return Err(JoseError::AlgorithmMissing),
             Some(Value::String(name)) => {
                 Algorithm::from_name(name).ok_or(JoseError::AlgorithmUnsupported)?
@@ -85,7 +87,7 @@ impl JwsHeader {
         }
 
         // RFC 7515 §4.1.11: crit must not be empty, and we understand no extension.
-        if let Some(crit) = header.get("crit") {
+        if let Some(crit) = member("crit") {
             let Value::Array(names) = crit else {
                 return Err(JoseError::HeaderMemberType("crit"));
             };
@@ -100,32 +102,26 @@ impl JwsHeader {
         }
 
         // RFC 7797: an unencoded payload changes what is signed; never for an ID-JAG.
-        if header.contains_key("b64") {
+        if member("b64").is_some() {
             return Err(JoseError::B64Unsupported);
         }
 
         // RFC 8725 §3.10: a key named or carried by the token proves nothing about its signer.
-        if ["jwk", "jku", "x5u", "x5c"].iter().any(|name| header.contains_key(*name)) {
+        if ["jwk", "jku", "x5u", "x5c"].iter().any(|name| member(name).is_some()) {
             return Err(JoseError::EmbeddedKey);
         }
 
-        Ok(Self {
-            algorithm,
-            typ: optional_string(header, "typ")?,
-            kid: optional_string(header, "kid")?,
-            cty: optional_string(header, "cty")?,
-        })
-    }
-}
-
-fn optional_string(
-    header: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<String>, JoseError> {
-    match header.get(name) {
-        None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(_) => Err(JoseError::HeaderMemberType(name)),
+        // Move the strings out rather than copy them.
+        let mut string = |name: &'static str| match header
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.take())
+        {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text)),
+            Some(_) => Err(JoseError::HeaderMemberType(name)),
+        };
+        Ok(Self { algorithm, typ: string("typ")?, kid: string("kid")?, cty: string("cty")? })
     }
 }
 
@@ -182,11 +178,11 @@ impl<'a> CompactJws<'a> {
         let payload = b64_decode(payload_b64).ok_or(JoseError::Base64)?;
         let signature = b64_decode(signature_b64).ok_or(JoseError::Base64)?;
 
-        let header_map = json::parse_object(&header_bytes).map_err(|error| match error {
+        let header_members = json::parse_members(&header_bytes).map_err(|error| match error {
             JsonError::DuplicateMember => JoseError::HeaderDuplicateMember,
             JsonError::Syntax | JsonError::NotAnObject => JoseError::HeaderNotJson,
         })?;
-        let header = JwsHeader::from_map(&header_map, options.allowed)?;
+        let header = JwsHeader::from_members(header_members, options.allowed)?;
 
         // Refuse a wrong-length signature before any key lookup or big-number arithmetic.
         if let Some(expected) = header.algorithm.fixed_signature_len() {

@@ -16,6 +16,8 @@ pub enum AuditEvent {
     IdJagRejected,
     /// The IdP issued an ID-JAG.
     IdJagIssued,
+    /// The IdP issued a refresh token for a SAML assertion (draft §4.5).
+    RefreshTokenIssued,
     /// The IdP refused a token exchange.
     ExchangeDenied,
 }
@@ -33,7 +35,9 @@ pub struct AuditRecord {
     /// The IdP's issuer identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// The user, as the IdP names them.
+    /// The user, as the issuer of the decision names them: the IdP's own user id in IdP
+    /// records (even when the ID-JAG carries a pairwise `sub`), the ID-JAG's `sub` in resource
+    /// AS records.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The user's account at the resource app, once resolved.

@@ -148,8 +148,9 @@ impl std::fmt::Debug for SubjectToken {
     }
 }
 
-/// Leg 1: a token exchange for an ID-JAG (draft §4.3).
-#[derive(Clone, Debug)]
+/// Leg 1: a token exchange for an ID-JAG (draft §4.3). `Debug` hides the subject and actor
+/// tokens.
+#[derive(Clone)]
 pub struct TokenExchangeRequest {
     subject: SubjectToken,
     audience: String,
@@ -244,6 +245,20 @@ impl TokenExchangeRequest {
 
     pub(crate) fn requested_scope(&self) -> Option<&Scope> {
         self.scope.as_ref()
+    }
+}
+
+impl std::fmt::Debug for TokenExchangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenExchangeRequest")
+            .field("subject", &self.subject)
+            .field("audience", &self.audience)
+            .field("expected_audience", &self.expected_audience)
+            .field("resources", &self.resources)
+            .field("scope", &self.scope)
+            .field("authorization_details", &self.authorization_details)
+            .field("actor_token_type", &self.actor.as_ref().map(|(_, token_type)| token_type))
+            .finish()
     }
 }
 

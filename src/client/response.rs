@@ -136,7 +136,9 @@ impl std::fmt::Debug for AccessTokenResponse {
 /// A non-2xx status is [`ClientError::Refused`] with the typed error. A success must say
 /// `issued_token_type` id-jag and `token_type` `N_A` (any case); its token must be an ID-JAG
 /// (`typ`, claims) whose `aud` is the audience asked for and whose `resource` and `scope` are
-/// what was asked or a narrowing of it.
+/// what was asked or a narrowing of it. When the request named no resource (or no scope), the
+/// IdP's choice is accepted: it is the IdP's default, not a widening. A `scope` in the response
+/// must equal the ID-JAG's.
 pub fn read_exchange_response(
     request: &TokenExchangeRequest,
     status: u16,
@@ -183,8 +185,9 @@ pub fn read_exchange_response(
             return Err(ClientError::ScopeMismatch);
         }
     }
-    if let (Some(reported), Some(granted)) = (&scope, claims.scope()) {
-        if reported != granted {
+    // The response's scope, when sent, must be the ID-JAG's and within what was asked.
+    if let Some(reported) = &scope {
+        if claims.scope() != Some(reported) {
             return Err(ClientError::ScopeMismatch);
         }
     }

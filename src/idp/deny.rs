@@ -55,7 +55,7 @@ pub enum DenyReason {
     SubjectTokenAudience,
     /// The subject token has expired.
     SubjectTokenExpired,
-    /// The ID token's `iat` is in the future.
+    /// The ID token's `iat` or `nbf` is in the future.
     SubjectTokenIssuedInFuture,
     /// The ID token is older than the configured maximum age.
     SubjectTokenTooOld,

@@ -199,6 +199,7 @@ impl Narrowing {
 #[derive(Clone, Debug)]
 pub struct ExchangeDecision {
     claims: IdJagClaims,
+    user: String,
     connection_id: String,
     requested_scope: Option<Scope>,
     details_changed: bool,
@@ -220,6 +221,11 @@ impl ExchangeDecision {
     /// The managed connection that granted it.
     pub fn connection_id(&self) -> &str {
         &self.connection_id
+    }
+
+    /// The user's id at the IdP (the ID-JAG's `sub` may be a pairwise alias of it).
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     /// Sign the ID-JAG (`typ` `oauth-id-jag+jwt`, the signer's `alg` and `kid`).
@@ -257,6 +263,11 @@ impl IssuedIdJag {
     /// The managed connection that granted it.
     pub fn connection_id(&self) -> &str {
         &self.decision.connection_id
+    }
+
+    /// The user's id at the IdP (the ID-JAG's `sub` may be a pairwise alias of it).
+    pub fn user(&self) -> &str {
+        &self.decision.user
     }
 
     /// The RFC 8693 response (draft §4.3.2): the ID-JAG as `access_token`, `issued_token_type`
@@ -317,13 +328,32 @@ impl SamlRefreshDecision {
     }
 }
 
+/// A refresh token the host minted on the SAML path, with its response and its user.
+#[derive(Clone, Debug)]
+pub struct SamlRefreshIssued {
+    response: TokenResponse,
+    user: String,
+}
+
+impl SamlRefreshIssued {
+    /// The response carrying the refresh token.
+    pub fn token_response(&self) -> &TokenResponse {
+        &self.response
+    }
+
+    /// The user the refresh token is for.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
 /// What a one-call exchange produced.
 #[derive(Debug)]
 pub enum Exchanged {
     /// An ID-JAG.
     IdJag(Box<IssuedIdJag>),
-    /// An IdP refresh token for the SAML path, with its response.
-    SamlRefresh(TokenResponse),
+    /// An IdP refresh token for the SAML path.
+    SamlRefresh(Box<SamlRefreshIssued>),
 }
 
 impl Exchanged {
@@ -339,7 +369,7 @@ impl Exchanged {
     pub fn token_response(&self) -> TokenResponse {
         match self {
             Exchanged::IdJag(issued) => issued.token_response(),
-            Exchanged::SamlRefresh(response) => response.clone(),
+            Exchanged::SamlRefresh(issued) => issued.response.clone(),
         }
     }
 }
@@ -593,6 +623,7 @@ impl IdentityProvider {
         let claims = builder.build().map_err(|_| deny(DenyReason::SigningFailed))?;
         Ok(ExchangeDecision {
             claims,
+            user: subject.subject.clone(),
             connection_id: connection.id.clone(),
             requested_scope: request.scope().cloned(),
             details_changed,
@@ -647,9 +678,9 @@ impl IdentityProvider {
             Ok(ExchangeRequest::IdJag(request)) => self
                 .exchange_id_jag(hosts, request, client, now)
                 .map(|issued| Exchanged::IdJag(Box::new(issued))),
-            Ok(ExchangeRequest::SamlRefresh(request)) => {
-                self.exchange_saml(hosts, request, client, now).map(Exchanged::SamlRefresh)
-            }
+            Ok(ExchangeRequest::SamlRefresh(request)) => self
+                .exchange_saml(hosts, request, client, now)
+                .map(|issued| Exchanged::SamlRefresh(Box::new(issued))),
         };
         let audit = self.audit_record(request.as_ref().ok(), &outcome, client, now);
         Exchange { outcome, audit }
@@ -668,6 +699,9 @@ impl IdentityProvider {
         let subject = self.validate_subject_token(request, client, hosts.tokens, now)?;
         let actor = match request.actor_token() {
             None => None,
+            Some(_) if !hosts.tokens.accepts_actor_tokens() => {
+                return Err(Denial::new(DenyReason::ActorTokenUnsupported));
+            }
             Some(token) => Some(
                 hosts
                     .tokens
@@ -701,7 +735,7 @@ impl IdentityProvider {
         request: &SamlRefreshRequest,
         client: &AuthenticatedClient,
         now: NumericDate,
-    ) -> Result<TokenResponse, Denial> {
+    ) -> Result<SamlRefreshIssued, Denial> {
         if !client.is_confidential() {
             return Err(Denial::new(DenyReason::PublicClient));
         }
@@ -717,7 +751,8 @@ impl IdentityProvider {
             .tokens
             .mint_refresh_token(decision.subject(), client)
             .ok_or(DenyReason::SigningFailed)?;
-        Ok(decision.token_response(refresh_token, expires_in))
+        let response = decision.token_response(refresh_token, expires_in);
+        Ok(SamlRefreshIssued { response, user: decision.subject.subject })
     }
 
     /// The audit record of an exchange outcome: user, agent, resource app, resources,
@@ -730,7 +765,8 @@ impl IdentityProvider {
         now: NumericDate,
     ) -> AuditRecord {
         let event = match outcome {
-            Ok(_) => AuditEvent::IdJagIssued,
+            Ok(Exchanged::IdJag(_)) => AuditEvent::IdJagIssued,
+            Ok(Exchanged::SamlRefresh(_)) => AuditEvent::RefreshTokenIssued,
             Err(_) => AuditEvent::ExchangeDenied,
         };
         let mut record = AuditRecord::new(event, now);
@@ -745,7 +781,7 @@ impl IdentityProvider {
             Ok(Exchanged::IdJag(issued)) => {
                 let claims = issued.claims();
                 record.claims_verified = true;
-                record.subject = Some(claims.subject().to_owned());
+                record.subject = Some(issued.user().to_owned());
                 record.audience = claims.audience().single().map(str::to_owned);
                 record.resource = claims
                     .resource()
@@ -755,7 +791,10 @@ impl IdentityProvider {
                 record.jwt_id = Some(claims.jwt_id().to_owned());
                 record.actor = claims.actor().and_then(Actor::subject).map(str::to_owned);
             }
-            Ok(Exchanged::SamlRefresh(_)) => record.claims_verified = true,
+            Ok(Exchanged::SamlRefresh(issued)) => {
+                record.claims_verified = true;
+                record.subject = Some(issued.user().to_owned());
+            }
             Err(denial) => {
                 record.subject = denial.subject().map(str::to_owned);
                 record.claims_verified = denial.subject().is_some();

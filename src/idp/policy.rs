@@ -264,7 +264,10 @@ impl UserDirectory for MemoryDirectory {
     }
 
     fn is_active(&self, subject: &str) -> Option<bool> {
-        read(&self.suspended).get(subject).map(|suspended| !suspended)
+        let suspended = *read(&self.suspended).get(subject)?;
+        let users = read(&self.users);
+        let any_active = users.iter().any(|((who, _), user)| who == subject && user.active);
+        Some(!suspended && any_active)
     }
 }
 

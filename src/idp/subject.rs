@@ -67,6 +67,12 @@ pub trait HostTokens: Send + Sync {
         None
     }
 
+    /// Whether this host processes actor tokens at all; when not, a request carrying one is
+    /// refused as unsupported rather than as invalid.
+    fn accepts_actor_tokens(&self) -> bool {
+        true
+    }
+
     /// An actor token (RFC 8693 §2.1): its processing is the deployment's (draft §4.3).
     fn validate_actor_token(&self, token: &str, token_type: &str) -> Option<Actor> {
         let _ = (token, token_type);
@@ -88,7 +94,11 @@ pub trait HostTokens: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IdTokensOnly;
 
-impl HostTokens for IdTokensOnly {}
+impl HostTokens for IdTokensOnly {
+    fn accepts_actor_tokens(&self) -> bool {
+        false
+    }
+}
 
 /// How ID tokens are checked.
 pub(crate) struct IdTokenRules<'a> {
@@ -131,6 +141,7 @@ pub(crate) fn validate_id_token(
         expires_at.ok_or(DenyReason::SubjectTokenClaims(ClaimsError::Missing("exp")))?;
     let issued_at = claims::optional_date(&mut members, "iat").map_err(claims_error)?;
     let issued_at = issued_at.ok_or(DenyReason::SubjectTokenClaims(ClaimsError::Missing("iat")))?;
+    let not_before = claims::optional_date(&mut members, "nbf").map_err(claims_error)?;
     let auth_time = claims::optional_date(&mut members, "auth_time").map_err(claims_error)?;
     let acr = claims::optional_string(&mut members, "acr").map_err(claims_error)?;
     let amr = match members.shift_remove("amr") {
@@ -167,7 +178,9 @@ pub(crate) fn validate_id_token(
     if now >= expires_at.saturating_add_seconds(rules.leeway) {
         return Err(DenyReason::SubjectTokenExpired);
     }
-    if issued_at > now.saturating_add_seconds(rules.leeway) {
+    // RFC 7519 §4.1.5: not before nbf; and not issued in the future.
+    let ahead = |date: NumericDate| date > now.saturating_add_seconds(rules.leeway);
+    if ahead(issued_at) || not_before.is_some_and(ahead) {
         return Err(DenyReason::SubjectTokenIssuedInFuture);
     }
     if let Some(max_age) = rules.max_age {

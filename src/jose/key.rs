@@ -392,7 +392,21 @@ impl std::fmt::Debug for SigningKey {
 
 /// Generate a private JWK for `algorithm` with `alg`, `use: sig` and `kid` (the RFC 7638
 /// thumbprint unless given). RSA keys are 2048 bits.
-pub(crate) fn generate_private_jwk(
+///
+/// This is for provisioning a key to store, for example in a secret manager; a key that only
+/// lives in memory is simpler to make with [`SigningKey::generate`]. The result holds private
+/// key material: never log it.
+///
+/// ```
+/// use id_jag::jose::{Algorithm, SigningKey, generate_private_jwk};
+///
+/// let jwk = generate_private_jwk(Algorithm::EdDsa, None)?;
+/// let text = serde_json::Value::Object(jwk).to_string();
+/// let key = SigningKey::from_jwk(text.as_bytes(), None)?;
+/// assert_eq!(key.kid(), Some(key.verification_key().thumbprint()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn generate_private_jwk(
     algorithm: Algorithm,
     kid: Option<&str>,
 ) -> Result<Map<String, Value>, KeyError> {

@@ -28,7 +28,9 @@ mod key_set;
 pub use alg::{Algorithm, AlgorithmSet};
 pub use compact::{CompactJws, JwsHeader, ParseOptions, media_type_matches, sign_compact};
 pub use error::{JoseError, KeyError};
-pub use key::{KeyOperation, Signer, SigningKey, VerificationKey, verify_signature};
+pub use key::{
+    KeyOperation, Signer, SigningKey, VerificationKey, generate_private_jwk, verify_signature,
+};
 pub use key_set::{KeySet, KeySetImport, RejectedKey, SigningKeySet};
 
 /// Base64url without padding, strict: padding, whitespace and non-canonical trailing bits are

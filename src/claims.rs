@@ -756,6 +756,11 @@ impl IdJagClaims {
         })
     }
 
+    /// Bind to a DPoP key (draft §9.8): `cnf.jkt`.
+    pub(crate) fn bind_to_jkt(&mut self, jkt: &str) {
+        self.cnf = Some(Confirmation { jkt: Some(jkt.to_owned()), ..Confirmation::default() });
+    }
+
     /// The claim set as compact JSON: registered claims first, in a fixed order, then the
     /// extra claims in the order they came.
     pub fn to_json(&self) -> String {

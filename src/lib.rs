@@ -27,6 +27,7 @@ pub mod authenticated;
 pub mod claims;
 pub mod client;
 mod date;
+pub mod dpop;
 pub mod error;
 mod form;
 pub mod idp;

@@ -1237,11 +1237,12 @@ fn actor_is_refused_when_configured() {
 #[test]
 fn confirmation_claim_fails_closed() {
     let fx = Fixture::new();
+    // Bound to a DPoP key, and no proof came: never redeemed as a bearer token (draft §9.8).
     let token = fx
         .mint(&fx.claims().cnf_jkt("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I").build().unwrap());
-    assert_invalid_grant(fx.redeem(&token).outcome, RejectReason::ConfirmationUnsupported);
+    assert_invalid_grant(fx.redeem(&token).outcome, RejectReason::DpopProofMissing);
 
-    // Any cnf, not only jkt.
+    // A binding other than DPoP (here mTLS) is not supported: refused.
     let mut claims = claims_map(&fx.claims().build().unwrap());
     claims.insert("cnf".into(), json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}));
     assert_invalid_grant(

@@ -81,6 +81,13 @@ pub enum ClientError {
     /// Metadata `issuer` (or `resource`) is not exactly the expected one.
     #[error("metadata names another issuer or resource")]
     MetadataIssuerMismatch,
+    /// A DPoP proof went with the request, and the ID-JAG came back without `cnf.jkt`: a
+    /// downgrade to a bearer token (draft §9.8).
+    #[error("the ID-JAG is not bound to the client's DPoP key")]
+    DpopBindingMissing,
+    /// The ID-JAG is bound to another key than the client's.
+    #[error("the ID-JAG is bound to another DPoP key")]
+    DpopBindingMismatch,
 }
 
 /// A request to send: the form body and the headers.
@@ -91,6 +98,14 @@ pub struct FormRequest {
     /// Headers to send with it (`Content-Type`, `Accept`, and `Authorization` for
     /// `client_secret_basic`).
     pub headers: Vec<(&'static str, String)>,
+}
+
+impl FormRequest {
+    /// Add a `DPoP` header carrying `proof` (see [`crate::dpop::DpopProof`]).
+    pub fn with_dpop_proof(mut self, proof: String) -> Self {
+        self.headers.push(("DPoP", proof));
+        self
+    }
 }
 
 impl std::fmt::Debug for FormRequest {
@@ -153,6 +168,7 @@ impl std::fmt::Debug for SubjectToken {
 #[derive(Clone)]
 pub struct TokenExchangeRequest {
     subject: SubjectToken,
+    dpop_jkt: Option<String>,
     audience: String,
     expected_audience: Option<String>,
     resources: Vec<String>,
@@ -166,6 +182,7 @@ impl TokenExchangeRequest {
     pub fn new(subject: SubjectToken, audience: impl Into<String>) -> Self {
         TokenExchangeRequest {
             subject,
+            dpop_jkt: None,
             audience: audience.into(),
             expected_audience: None,
             resources: Vec::new(),
@@ -196,6 +213,14 @@ impl TokenExchangeRequest {
     /// Add an `actor_token` with its type.
     pub fn actor_token(mut self, token: impl Into<String>, token_type: impl Into<String>) -> Self {
         self.actor = Some((token.into(), token_type.into()));
+        self
+    }
+
+    /// The request goes with a DPoP proof by the key whose thumbprint is `jkt`: the returned
+    /// ID-JAG must be bound to it (`cnf.jkt`), or reading the response fails (downgrade
+    /// detection, draft §9.8).
+    pub fn bound_to(mut self, jkt: impl Into<String>) -> Self {
+        self.dpop_jkt = Some(jkt.into());
         self
     }
 
@@ -246,6 +271,10 @@ impl TokenExchangeRequest {
     pub(crate) fn requested_scope(&self) -> Option<&Scope> {
         self.scope.as_ref()
     }
+
+    pub(crate) fn expected_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
 }
 
 impl std::fmt::Debug for TokenExchangeRequest {
@@ -258,6 +287,7 @@ impl std::fmt::Debug for TokenExchangeRequest {
             .field("scope", &self.scope)
             .field("authorization_details", &self.authorization_details)
             .field("actor_token_type", &self.actor.as_ref().map(|(_, token_type)| token_type))
+            .field("dpop_jkt", &self.dpop_jkt)
             .finish()
     }
 }
@@ -307,17 +337,25 @@ impl std::fmt::Debug for SamlRefreshTokenRequest {
 pub struct JwtBearerGrantRequest {
     id_jag: String,
     scope: Option<Scope>,
+    dpop_grant_type: bool,
 }
 
 impl JwtBearerGrantRequest {
     /// Redeem `id_jag`.
     pub fn new(id_jag: impl Into<String>) -> Self {
-        JwtBearerGrantRequest { id_jag: id_jag.into(), scope: None }
+        JwtBearerGrantRequest { id_jag: id_jag.into(), scope: None, dpop_grant_type: false }
     }
 
     /// Ask for less scope than the ID-JAG carries.
     pub fn scope(mut self, scope: Scope) -> Self {
         self.scope = Some(scope);
+        self
+    }
+
+    /// Use the draft's `jwt-dpop` grant type (§9.8) instead of jwt-bearer; send a DPoP proof
+    /// with it ([`FormRequest::with_dpop_proof`]).
+    pub fn with_dpop_grant_type(mut self) -> Self {
+        self.dpop_grant_type = true;
         self
     }
 
@@ -327,8 +365,10 @@ impl JwtBearerGrantRequest {
         auth: &ClientAuthentication,
         now: NumericDate,
     ) -> Result<FormRequest, ClientError> {
+        let grant_type =
+            if self.dpop_grant_type { urn::GRANT_TYPE_JWT_DPOP } else { urn::GRANT_TYPE_JWT_BEARER };
         let mut pairs = vec![
-            ("grant_type", urn::GRANT_TYPE_JWT_BEARER.to_owned()),
+            ("grant_type", grant_type.to_owned()),
             ("assertion", self.id_jag.clone()),
         ];
         if let Some(scope) = &self.scope {

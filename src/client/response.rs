@@ -191,6 +191,14 @@ pub fn read_exchange_response(
             return Err(ClientError::ScopeMismatch);
         }
     }
+    // draft §9.8: a proof went with the request, so the ID-JAG must be bound to its key.
+    if let Some(expected) = request.expected_jkt() {
+        match claims.confirmation().and_then(|cnf| cnf.jkt.as_deref()) {
+            None => return Err(ClientError::DpopBindingMissing),
+            Some(jkt) if jkt != expected => return Err(ClientError::DpopBindingMismatch),
+            Some(_) => {}
+        }
+    }
     Ok(IdJagResponse { id_jag: access_token, claims, expires_in, scope, refresh_token_sent })
 }
 

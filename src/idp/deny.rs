@@ -85,6 +85,8 @@ pub enum DenyReason {
     AuthorizationDetailsNotAllowed,
     /// The user's authentication is too old or too weak for the connection (RFC 9470).
     StepUpRequired,
+    /// The DPoP proof that came with the request is invalid (RFC 9449 §5).
+    DpopProofInvalid(crate::dpop::DpopError),
     /// The signer failed.
     SigningFailed,
 }
@@ -131,6 +133,7 @@ impl DenyReason {
             DenyReason::ScopeNotAllowed => "scope_not_allowed",
             DenyReason::AuthorizationDetailsNotAllowed => "authorization_details_not_allowed",
             DenyReason::StepUpRequired => "step_up_required",
+            DenyReason::DpopProofInvalid(_) => "dpop_proof_invalid",
             DenyReason::SigningFailed => "signing_failed",
         }
     }
@@ -141,6 +144,7 @@ impl DenyReason {
             DenyReason::SubjectTokenJose(error) => Some(error.reason()),
             DenyReason::SubjectTokenClaims(error) => Some(error.reason()),
             DenyReason::ScopeMalformed(error) => Some(error.reason()),
+            DenyReason::DpopProofInvalid(error) => Some(error.reason()),
             _ => None,
         }
     }
@@ -182,6 +186,7 @@ impl DenyReason {
             }
             DenyReason::StepUpRequired => WireError::InsufficientUserAuthentication,
             DenyReason::SigningFailed => WireError::ServerError,
+            DenyReason::DpopProofInvalid(error) => error.wire_error(),
             _ => WireError::InvalidRequest,
         }
     }

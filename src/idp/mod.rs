@@ -228,6 +228,13 @@ impl ExchangeDecision {
         &self.user
     }
 
+    /// Bind the ID-JAG to the key of a verified DPoP proof: `cnf.jkt` (draft §9.8, step 6 of
+    /// SPEC leg 1). Without a proof there is no `cnf`.
+    pub fn bind_to_dpop_key(mut self, proof: &crate::dpop::VerifiedDpopProof) -> Self {
+        self.claims.bind_to_jkt(proof.jkt());
+        self
+    }
+
     /// Sign the ID-JAG (`typ` `oauth-id-jag+jwt`, the signer's `alg` and `kid`).
     pub fn issue(self, signer: &dyn Signer) -> Result<IssuedIdJag, Denial> {
         let payload = self.claims.to_json();
@@ -672,11 +679,25 @@ impl IdentityProvider {
         client: &AuthenticatedClient,
         now: NumericDate,
     ) -> Exchange {
+        self.exchange_with_dpop(hosts, form_body, None, client, now)
+    }
+
+    /// [`IdentityProvider::exchange`] for a request that may carry a DPoP proof: a valid proof
+    /// (`htm` POST, `htu` this token endpoint) binds the ID-JAG to its key (`cnf.jkt`); an
+    /// invalid one refuses the exchange (`invalid_dpop_proof`).
+    pub fn exchange_with_dpop(
+        &self,
+        hosts: &ExchangeHosts<'_>,
+        form_body: &[u8],
+        dpop: Option<crate::dpop::DpopContext<'_>>,
+        client: &AuthenticatedClient,
+        now: NumericDate,
+    ) -> Exchange {
         let request = ExchangeRequest::from_form(form_body);
         let outcome = match &request {
             Err(denial) => Err(denial.clone()),
             Ok(ExchangeRequest::IdJag(request)) => self
-                .exchange_id_jag(hosts, request, client, now)
+                .exchange_id_jag(hosts, request, dpop, client, now)
                 .map(|issued| Exchanged::IdJag(Box::new(issued))),
             Ok(ExchangeRequest::SamlRefresh(request)) => self
                 .exchange_saml(hosts, request, client, now)
@@ -690,12 +711,16 @@ impl IdentityProvider {
         &self,
         hosts: &ExchangeHosts<'_>,
         request: &IdJagRequest,
+        dpop: Option<crate::dpop::DpopContext<'_>>,
         client: &AuthenticatedClient,
         now: NumericDate,
     ) -> Result<IssuedIdJag, Denial> {
         if !client.is_confidential() {
             return Err(Denial::new(DenyReason::PublicClient));
         }
+        let proof = dpop
+            .map(|context| context.verify(now).map_err(DenyReason::DpopProofInvalid))
+            .transpose()?;
         let subject = self.validate_subject_token(request, client, hosts.tokens, now)?;
         let actor = match request.actor_token() {
             None => None,
@@ -726,6 +751,10 @@ impl IdentityProvider {
             actor,
             now,
         )?;
+        let decision = match &proof {
+            Some(proof) => decision.bind_to_dpop_key(proof),
+            None => decision,
+        };
         decision.issue(hosts.signer)
     }
 

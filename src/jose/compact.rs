@@ -13,6 +13,7 @@ use crate::json::{self, JsonError, Members};
 pub struct ParseOptions {
     max_len: usize,
     allowed: AlgorithmSet,
+    header_jwk: bool,
 }
 
 impl ParseOptions {
@@ -21,12 +22,19 @@ impl ParseOptions {
 
     /// Options allowing exactly `allowed`, with the default size cap.
     pub fn new(allowed: AlgorithmSet) -> Self {
-        Self { max_len: Self::DEFAULT_MAX_LEN, allowed }
+        Self { max_len: Self::DEFAULT_MAX_LEN, allowed, header_jwk: false }
     }
 
     /// Change the size cap (in bytes of the compact serialization).
     pub fn with_max_len(mut self, max_len: usize) -> Self {
         self.max_len = max_len;
+        self
+    }
+
+    /// Accept a `jwk` header member and keep it (RFC 9449 §4.2): only a DPoP proof carries its
+    /// key, and only the DPoP verifier turns this on. `jku`, `x5u` and `x5c` stay refused.
+    pub(crate) fn with_header_jwk(mut self) -> Self {
+        self.header_jwk = true;
         self
     }
 
@@ -43,6 +51,7 @@ pub struct JwsHeader {
     typ: Option<String>,
     kid: Option<String>,
     cty: Option<String>,
+    jwk: Option<Map<String, Value>>,
 }
 
 impl JwsHeader {
@@ -66,12 +75,18 @@ impl JwsHeader {
         self.cty.as_deref()
     }
 
+    /// The `jwk` member, present only when parsing a DPoP proof.
+    pub(crate) fn jwk(&self) -> Option<&Map<String, Value>> {
+        self.jwk.as_ref()
+    }
+
     /// Whether `typ` is the media type `expected` (see [`media_type_matches`]).
     pub fn typ_is(&self, expected: &str) -> bool {
         self.typ.as_deref().is_some_and(|typ| media_type_matches(typ, expected))
     }
 
-    fn from_members(mut header: Members<'_>, allowed: AlgorithmSet) -> Result<Self, JoseError> {
+    fn from_members(mut header: Members<'_>, options: &ParseOptions) -> Result<Self, JoseError> {
+        let allowed = options.allowed;
         let member = |name: &str| header.iter().find(|(n, _)| n == name).map(|(_, value)| value);
 
         // RFC 7515 §4.1.1 and RFC 8725 §3.1: alg is required and must be one the caller allows.
@@ -107,9 +122,16 @@ impl JwsHeader {
         }
 
         // RFC 8725 §3.10: a key named or carried by the token proves nothing about its signer.
-        if ["jwk", "jku", "x5u", "x5c"].iter().any(|name| member(name).is_some()) {
+        // Only a DPoP proof may carry its own key, and only where the caller asked for that.
+        if ["jku", "x5u", "x5c"].iter().any(|name| member(name).is_some()) {
             return Err(JoseError::EmbeddedKey);
         }
+        let jwk = match member("jwk") {
+            None => None,
+            Some(_) if !options.header_jwk => return Err(JoseError::EmbeddedKey),
+            Some(Value::Object(jwk)) => Some(jwk.clone()),
+            Some(_) => return Err(JoseError::HeaderMemberType("jwk")),
+        };
 
         // Move the strings out rather than copy them.
         let mut string = |name: &'static str| match header
@@ -121,7 +143,8 @@ impl JwsHeader {
             Some(Value::String(text)) => Ok(Some(text)),
             Some(_) => Err(JoseError::HeaderMemberType(name)),
         };
-        Ok(Self { algorithm, typ: string("typ")?, kid: string("kid")?, cty: string("cty")? })
+        let (typ, kid, cty) = (string("typ")?, string("kid")?, string("cty")?);
+        Ok(Self { algorithm, typ, kid, cty, jwk })
     }
 }
 
@@ -182,7 +205,7 @@ impl<'a> CompactJws<'a> {
             JsonError::DuplicateMember => JoseError::HeaderDuplicateMember,
             JsonError::Syntax | JsonError::NotAnObject => JoseError::HeaderNotJson,
         })?;
-        let header = JwsHeader::from_members(header_members, options.allowed)?;
+        let header = JwsHeader::from_members(header_members, options)?;
 
         // Refuse a wrong-length signature before any key lookup or big-number arithmetic.
         if let Some(expected) = header.algorithm.fixed_signature_len() {
@@ -252,6 +275,17 @@ pub fn sign_compact(
     typ: Option<&str>,
     payload: &[u8],
 ) -> Result<String, JoseError> {
+    sign_compact_with(signer, typ, Map::new(), payload)
+}
+
+/// [`sign_compact`] with more header members after `alg`, `typ` and `kid` (a DPoP proof's
+/// `jwk`).
+pub(crate) fn sign_compact_with(
+    signer: &dyn Signer,
+    typ: Option<&str>,
+    extra: Map<String, Value>,
+    payload: &[u8],
+) -> Result<String, JoseError> {
     let mut header = Map::new();
     header.insert("alg".to_owned(), Value::String(signer.algorithm().name().to_owned()));
     if let Some(typ) = typ {
@@ -260,6 +294,7 @@ pub fn sign_compact(
     if let Some(kid) = signer.key_id() {
         header.insert("kid".to_owned(), Value::String(kid.to_owned()));
     }
+    header.extend(extra);
     let header = Value::Object(header).to_string();
     let mut token = b64_encode(header.as_bytes());
     token.push('.');

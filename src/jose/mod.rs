@@ -27,6 +27,7 @@ mod key_set;
 
 pub use alg::{Algorithm, AlgorithmSet};
 pub use compact::{CompactJws, JwsHeader, ParseOptions, media_type_matches, sign_compact};
+pub(crate) use compact::sign_compact_with;
 pub use error::{JoseError, KeyError};
 pub use key::{
     KeyOperation, Signer, SigningKey, VerificationKey, generate_private_jwk, verify_signature,

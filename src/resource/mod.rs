@@ -130,6 +130,7 @@ pub struct ResourceServerConfig {
     replay_policy: ReplayPolicy,
     allow_public_clients: bool,
     served_resources: Vec<String>,
+    sender_constraint_required: bool,
 }
 
 impl ResourceServerConfig {
@@ -144,7 +145,15 @@ impl ResourceServerConfig {
             replay_policy: ReplayPolicy::SingleUse,
             allow_public_clients: false,
             served_resources: Vec::new(),
+            sender_constraint_required: false,
         }
+    }
+
+    /// Require sender-constrained tokens: a request without a DPoP proof is refused, even for
+    /// an unbound ID-JAG. Off by default (draft §9.8: bearer when neither side binds).
+    pub fn with_sender_constraint_required(mut self, required: bool) -> Self {
+        self.sender_constraint_required = required;
+        self
     }
 
     /// Algorithms accepted from any issuer (each issuer may narrow them further).
@@ -240,6 +249,7 @@ impl UnverifiedIdJag<'_> {
 #[derive(Debug)]
 pub struct CheckedIdJag {
     claims: IdJagClaims,
+    dpop_jkt: Option<String>,
     keep_until: NumericDate,
     replay_policy: ReplayPolicy,
     issuer: Arc<TrustedIssuer>,
@@ -292,7 +302,7 @@ impl CheckedIdJag {
         if let Some(reason) = refusal {
             return Err(Rejection::new(reason).with_claims(&self.claims, true));
         }
-        Ok(VerifiedIdJag { claims: self.claims, issuer: self.issuer })
+        Ok(VerifiedIdJag { claims: self.claims, dpop_jkt: self.dpop_jkt, issuer: self.issuer })
     }
 }
 
@@ -301,6 +311,7 @@ impl CheckedIdJag {
 #[derive(Debug)]
 pub struct VerifiedIdJag {
     claims: IdJagClaims,
+    dpop_jkt: Option<String>,
     issuer: Arc<TrustedIssuer>,
 }
 
@@ -308,6 +319,11 @@ impl VerifiedIdJag {
     /// The verified claims.
     pub fn claims(&self) -> &IdJagClaims {
         &self.claims
+    }
+
+    /// The DPoP key thumbprint the access token must be bound to, when a proof came.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
     }
 
     /// What the ID-JAG says about its user, within what the issuer's configuration lets be
@@ -365,6 +381,11 @@ impl Grant {
     /// The granted authorization details.
     pub fn authorization_details(&self) -> Option<&[AuthorizationDetail]> {
         self.authorization_details.as_deref()
+    }
+
+    /// The DPoP key thumbprint the access token is bound to (`token_type` `DPoP`), if any.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.id_jag.dpop_jkt()
     }
 }
 
@@ -433,6 +454,22 @@ impl ResourceServer {
         id_jag: UnverifiedIdJag<'_>,
         issuer: Option<Arc<TrustedIssuer>>,
         client: &AuthenticatedClient,
+        now: NumericDate,
+    ) -> Result<CheckedIdJag, Rejection> {
+        self.verify_with_dpop(id_jag, issuer, client, None, now)
+    }
+
+    /// [`ResourceServer::verify`] for a request that may carry a DPoP proof, already checked
+    /// with [`crate::dpop::DpopContext::verify`]. The four cases of draft §9.8: a bound
+    /// ID-JAG needs a proof by its key; a bound ID-JAG without a proof is refused; a proof
+    /// without a binding binds the access token to the proof's key; neither is a bearer
+    /// redemption unless this server requires sender constraint.
+    pub fn verify_with_dpop(
+        &self,
+        id_jag: UnverifiedIdJag<'_>,
+        issuer: Option<Arc<TrustedIssuer>>,
+        client: &AuthenticatedClient,
+        dpop: Option<&crate::dpop::VerifiedDpopProof>,
         now: NumericDate,
     ) -> Result<CheckedIdJag, Rejection> {
         let UnverifiedIdJag { jws, claims } = id_jag;
@@ -511,14 +548,28 @@ impl ResourceServer {
         if claims.actor().is_some() && !issuer.accepts_actor() {
             return Err(refused(RejectReason::ActorRefused));
         }
-        // draft §9.8: a key-bound ID-JAG must never be redeemed as a bearer token; until DPoP
-        // proofs are checked here, every bound ID-JAG is refused.
-        if claims.confirmation().is_some() {
-            return Err(refused(RejectReason::ConfirmationUnsupported));
-        }
+        // draft §9.8: a key-bound ID-JAG is never redeemed as a bearer token.
+        let bound_to = match claims.confirmation() {
+            None => None,
+            Some(cnf) => match &cnf.jkt {
+                Some(jkt) => Some(jkt.as_str()),
+                None => return Err(refused(RejectReason::ConfirmationUnsupported)),
+            },
+        };
+        let dpop_jkt = match (bound_to, dpop) {
+            (Some(jkt), Some(proof)) if proof.jkt() == jkt => Some(jkt.to_owned()),
+            (Some(_), Some(_)) => return Err(refused(RejectReason::DpopKeyMismatch)),
+            (Some(_), None) => return Err(refused(RejectReason::DpopProofMissing)),
+            (None, Some(proof)) => Some(proof.jkt().to_owned()),
+            (None, None) if self.config.sender_constraint_required => {
+                return Err(refused(RejectReason::SenderConstraintRequired));
+            }
+            (None, None) => None,
+        };
 
         let keep_until = claims.expires_at().saturating_add_seconds(leeway);
-        Ok(CheckedIdJag { claims, keep_until, replay_policy: self.config.replay_policy, issuer })
+        let replay_policy = self.config.replay_policy;
+        Ok(CheckedIdJag { claims, dpop_jkt, keep_until, replay_policy, issuer })
     }
 
     /// Step 7 after replay: subject, `authorization_details`, resources and scope.
@@ -611,11 +662,26 @@ impl ResourceServer {
         client: &AuthenticatedClient,
         now: NumericDate,
     ) -> Redemption {
+        self.redeem_with_dpop(hosts, form_body, None, client, now)
+    }
+
+    /// [`ResourceServer::redeem`] for a request that may carry a DPoP proof (the `DPoP`
+    /// header): the proof is checked first, then the four cases of
+    /// [`ResourceServer::verify_with_dpop`] apply, and a bound grant yields a DPoP-bound access
+    /// token.
+    pub fn redeem_with_dpop(
+        &self,
+        hosts: &RedeemHosts<'_>,
+        form_body: &[u8],
+        dpop: Option<crate::dpop::DpopContext<'_>>,
+        client: &AuthenticatedClient,
+        now: NumericDate,
+    ) -> Redemption {
         let request = match JwtBearerRequest::from_form(form_body) {
             Ok(request) => request,
             Err(rejection) => return self.audited(Err(rejection), client, None, now),
         };
-        let outcome = self.redeem_request(hosts, &request, client, now);
+        let outcome = self.redeem_request_with_dpop(hosts, &request, dpop, client, now);
         self.audited(outcome, client, request.scope(), now)
     }
 
@@ -627,7 +693,26 @@ impl ResourceServer {
         client: &AuthenticatedClient,
         now: NumericDate,
     ) -> Result<Grant, Rejection> {
-        let checked = match self.verify_once(hosts, request.assertion(), client, now) {
+        self.redeem_request_with_dpop(hosts, request, None, client, now)
+    }
+
+    /// [`ResourceServer::redeem_request`] with an optional DPoP proof.
+    pub fn redeem_request_with_dpop(
+        &self,
+        hosts: &RedeemHosts<'_>,
+        request: &JwtBearerRequest,
+        dpop: Option<crate::dpop::DpopContext<'_>>,
+        client: &AuthenticatedClient,
+        now: NumericDate,
+    ) -> Result<Grant, Rejection> {
+        let proof = dpop
+            .map(|context| context.verify(now).map_err(RejectReason::DpopProofInvalid))
+            .transpose()?;
+        if request.is_dpop_grant() && proof.is_none() {
+            return Err(RejectReason::DpopProofMissing.into());
+        }
+        let proof = proof.as_ref();
+        let checked = match self.verify_once(hosts, request.assertion(), client, proof, now) {
             Err(rejection) if rejection.may_refetch_keys() => {
                 let issuer = rejection
                     .claims()
@@ -638,7 +723,7 @@ impl ResourceServer {
                     Some(())
                 });
                 match refreshed {
-                    Some(()) => self.verify_once(hosts, request.assertion(), client, now)?,
+                    Some(()) => self.verify_once(hosts, request.assertion(), client, proof, now)?,
                     None => return Err(rejection),
                 }
             }
@@ -654,11 +739,12 @@ impl ResourceServer {
         hosts: &RedeemHosts<'_>,
         assertion: &str,
         client: &AuthenticatedClient,
+        dpop: Option<&crate::dpop::VerifiedDpopProof>,
         now: NumericDate,
     ) -> Result<CheckedIdJag, Rejection> {
         let unverified = self.parse(assertion)?;
         let issuer = hosts.issuers.trusted_issuer(unverified.issuer());
-        self.verify(unverified, issuer, client, now)
+        self.verify_with_dpop(unverified, issuer, client, dpop, now)
     }
 
     /// The audit record of a staged or one-call redemption outcome.

@@ -63,9 +63,18 @@ pub enum RejectReason {
     TenantMismatch,
     /// `act` is present and the issuer is not configured to accept actors.
     ActorRefused,
-    /// `cnf` is present: sender-constrained ID-JAGs are refused until DPoP is supported, so a
+    /// `cnf` is present without `jkt` (a binding other than DPoP, such as mTLS): refused, so a
     /// bound token is never redeemed as a bearer one.
     ConfirmationUnsupported,
+    /// The DPoP proof that came with the request is invalid (RFC 9449 §5).
+    DpopProofInvalid(crate::dpop::DpopError),
+    /// The ID-JAG is bound (`cnf.jkt`) or the grant type is jwt-dpop, and no proof came
+    /// (draft §9.8).
+    DpopProofMissing,
+    /// The proof's key is not the one the ID-JAG is bound to (draft §9.8).
+    DpopKeyMismatch,
+    /// This resource AS requires sender-constrained tokens and the request has no proof.
+    SenderConstraintRequired,
     /// `authorization_details` is present and the host's policy refused it.
     AuthorizationDetailsRefused,
     /// A `resource` of the ID-JAG is not one this resource AS serves.
@@ -118,6 +127,10 @@ impl RejectReason {
             RejectReason::TenantMismatch => "tenant_mismatch",
             RejectReason::ActorRefused => "actor_refused",
             RejectReason::ConfirmationUnsupported => "cnf_unsupported",
+            RejectReason::DpopProofInvalid(error) => error.reason(),
+            RejectReason::DpopProofMissing => "dpop_proof_missing",
+            RejectReason::DpopKeyMismatch => "dpop_key_mismatch",
+            RejectReason::SenderConstraintRequired => "sender_constraint_required",
             RejectReason::AuthorizationDetailsRefused => "authorization_details_refused",
             RejectReason::ResourceNotServed => "resource_not_served",
             RejectReason::Replayed => "replayed",
@@ -144,6 +157,7 @@ impl RejectReason {
             | RejectReason::ScopeEmpty => WireError::InvalidScope,
             RejectReason::PublicClient => WireError::UnauthorizedClient,
             RejectReason::ReplayStoreFull => WireError::TemporarilyUnavailable,
+            RejectReason::DpopProofInvalid(error) => error.wire_error(),
             RejectReason::ReplayStoreUnavailable | RejectReason::ReplayNotChecked => {
                 WireError::ServerError
             }

@@ -42,10 +42,15 @@ impl IssuedAccessToken {
         self.expires_at
     }
 
-    /// The token response for it: `Bearer`, `expires_in`, the granted `scope`, no refresh
-    /// token (draft §4.4.2).
+    /// The token response for it: `Bearer` (or `DPoP` when bound), `expires_in`, the granted
+    /// `scope`, no refresh token (draft §4.4.2).
     pub fn token_response(&self, grant: &Grant) -> TokenResponse {
-        TokenResponse::bearer(self.token.clone(), self.lifetime, grant.scope().cloned())
+        let mut response =
+            TokenResponse::bearer(self.token.clone(), self.lifetime, grant.scope().cloned());
+        if grant.dpop_jkt().is_some() {
+            response.token_type = urn::TOKEN_TYPE_DPOP;
+        }
+        response
     }
 }
 
@@ -97,6 +102,12 @@ impl AccessTokenIssuer {
         if let Some(actor) = grant.id_jag().claims().actor() {
             put("act", actor.to_value());
         }
+        // RFC 9449 §6: a DPoP-bound access token names its key.
+        if let Some(jkt) = grant.dpop_jkt() {
+            let mut cnf = Map::new();
+            cnf.insert("jkt".to_owned(), Value::String(jkt.to_owned()));
+            put("cnf", Value::Object(cnf));
+        }
         let payload = Value::Object(claims).to_string();
         let token =
             sign_compact(self.signer.as_ref(), Some(urn::TYP_ACCESS_TOKEN), payload.as_bytes())?;
@@ -138,6 +149,15 @@ pub enum AccessTokenError {
     /// A required scope is missing.
     #[error("access token lacks a required scope")]
     InsufficientScope,
+    /// The token is DPoP-bound and no proof came with it (RFC 9449 §7.1).
+    #[error("DPoP-bound access token presented without a proof")]
+    DpopProofMissing,
+    /// The proof is invalid (including `ath` not matching this token).
+    #[error("DPoP proof invalid: {0}")]
+    DpopProofInvalid(crate::dpop::DpopError),
+    /// The proof's key is not the one the token is bound to.
+    #[error("DPoP proof key does not match the token's binding")]
+    DpopKeyMismatch,
 }
 
 impl AccessTokenError {
@@ -151,6 +171,9 @@ impl AccessTokenError {
             AccessTokenError::AudienceMismatch => "at_aud_mismatch",
             AccessTokenError::Expired => "at_expired",
             AccessTokenError::InsufficientScope => "at_insufficient_scope",
+            AccessTokenError::DpopProofMissing => "at_dpop_proof_missing",
+            AccessTokenError::DpopProofInvalid(error) => error.reason(),
+            AccessTokenError::DpopKeyMismatch => "at_dpop_key_mismatch",
         }
     }
 }
@@ -244,5 +267,35 @@ impl AccessTokenVerifier {
         let actor = claims.get("act").and_then(|act| act.get("sub")).and_then(Value::as_str);
         let actor = actor.map(str::to_owned);
         Ok(VerifiedAccessToken { subject, client_id, scope, expires_at, actor, claims })
+    }
+
+    /// [`AccessTokenVerifier::verify`] together with the request's DPoP proof (RFC 9449 §7):
+    /// a bound token (`cnf.jkt`) needs a proof for this request (`htm`, `htu`) by its key, whose
+    /// `ath` is this token's hash. An unbound token is accepted with or without a proof.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_with_proof(
+        &self,
+        token: &str,
+        required_scope: Option<&crate::scope::Scope>,
+        proof: Option<&str>,
+        method: &str,
+        uri: &str,
+        dpop: &crate::dpop::DpopVerifier,
+        replay: &dyn crate::resource::ReplayGuard,
+        now: NumericDate,
+    ) -> Result<VerifiedAccessToken, AccessTokenError> {
+        let verified = self.verify(token, required_scope, now)?;
+        let bound_to = verified.claims.get("cnf").and_then(|cnf| cnf.get("jkt"));
+        let Some(bound_to) = bound_to else {
+            return Ok(verified);
+        };
+        let proof = proof.ok_or(AccessTokenError::DpopProofMissing)?;
+        let checked = dpop
+            .verify(proof, method, uri, Some(token), now, replay)
+            .map_err(AccessTokenError::DpopProofInvalid)?;
+        if bound_to.as_str() != Some(checked.jkt()) {
+            return Err(AccessTokenError::DpopKeyMismatch);
+        }
+        Ok(verified)
     }
 }

@@ -21,9 +21,28 @@
 //! let http = request.to_http(&auth, now)?;
 //! assert!(http.body.starts_with("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"));
 //! assert!(http.headers.iter().any(|(name, _)| *name == "Authorization"));
-//! // POST http.body with http.headers to the IdP's token endpoint with any HTTP client, e.g.
-//! // reqwest: client.post(url).headers(..).body(http.body).send()
 //! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! With a real HTTP client, both legs are a few lines. With `reqwest` (blocking), for example:
+//!
+//! ```text
+//! fn post(http: &reqwest::blocking::Client, url: &str, request: FormRequest)
+//!     -> reqwest::Result<(u16, Vec<u8>)> {
+//!     let mut call = http.post(url).body(request.body);
+//!     for (name, value) in request.headers { call = call.header(name, value); }
+//!     let response = call.send()?;
+//!     Ok((response.status().as_u16(), response.bytes()?.to_vec()))
+//! }
+//!
+//! // Leg 1 at the IdP: the ID token for an ID-JAG, checked on arrival.
+//! let (status, body) = post(&http, idp_token_endpoint, leg1.to_http(&idp_auth, now)?)?;
+//! let id_jag = read_exchange_response(&leg1, status, &body)?;
+//!
+//! // Leg 2 at the resource AS: the ID-JAG for an access token.
+//! let leg2 = JwtBearerGrantRequest::new(id_jag.id_jag());
+//! let (status, body) = post(&http, as_token_endpoint, leg2.to_http(&as_auth, now)?)?;
+//! let access = read_jwt_bearer_response(status, &body)?;
 //! ```
 
 mod auth;

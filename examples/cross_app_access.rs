@@ -7,6 +7,9 @@
 //!
 //! Every step prints what happened in plain words; the audit trail follows as JSON lines. The
 //! program exits with status 1 if any step does not go as described.
+//!
+//! The last steps bind the tokens to a key of Aria's with DPoP (RFC 9449, draft §9.8): the
+//! ID-JAG and the access token it buys are then useless to whoever steals them.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -16,22 +19,29 @@ use id_jag::audit::AuditRecord;
 use id_jag::authenticated::AuthenticatedClient;
 use id_jag::claims::Actor;
 use id_jag::client::{
-    ClientAuthentication, ClientError, JwtBearerGrantRequest, SubjectToken, TokenExchangeRequest,
-    read_exchange_response, read_jwt_bearer_response,
+    ClientAuthentication, ClientError, FormRequest, JwtBearerGrantRequest, SubjectToken,
+    TokenExchangeRequest, read_exchange_response, read_jwt_bearer_response,
 };
+use id_jag::dpop::{DpopContext, DpopProof, DpopVerifier};
 use id_jag::idp::{
     Agent, DirectoryUser, ExchangeHosts, IdTokensOnly, IdentityProvider, IdpConfig,
     ManagedConnection, MemoryConnections, MemoryDirectory,
 };
 use id_jag::jose::{Algorithm, KeySet, SigningKey, SigningKeySet, sign_compact};
 use id_jag::resource::{
-    AccessTokenIssuer, AccessTokenVerifier, AllowAll, MemoryReplayGuard, MemorySubjects,
-    RedeemHosts, ResourceServer, ResourceServerConfig, SubjectKey, TrustedIssuer, TrustedIssuers,
+    AccessTokenError, AccessTokenIssuer, AccessTokenVerifier, AllowAll, MemoryReplayGuard,
+    MemorySubjects, RedeemHosts, ResourceServer, ResourceServerConfig, SubjectKey, TrustedIssuer,
+    TrustedIssuers,
 };
 use id_jag::scope::Scope;
 
 const IDP: &str = "https://idp.acme.example";
 const USER_B: &str = "00u-employee-b";
+/// Where clients POST token requests: a DPoP proof names the URL it is for (`htu`).
+const IDP_TOKEN_ENDPOINT: &str = "https://idp.acme.example/oauth2/v1/token";
+const CALENDAR_TOKEN_ENDPOINT: &str = "https://as.calendar.example/oauth2/token";
+/// The calendar API call Aria makes with its access token.
+const CALENDAR_EVENTS: &str = "https://api.calendar.example/v1/events?day=2026-12-04";
 
 /// One SaaS app: its authorization server, its API, and what it knows.
 struct App {
@@ -110,6 +120,12 @@ impl<W: Write> Story<'_, W> {
 
 fn expect(condition: bool, what: &str) -> Result<(), String> {
     if condition { Ok(()) } else { Err(format!("step did not go as described: {what}")) }
+}
+
+/// The `DPoP` header of a request, as the server reads it.
+fn dpop_header(http: &FormRequest) -> Result<&str, String> {
+    let header = http.headers.iter().find(|(name, _)| *name == "DPoP");
+    header.map(|(_, value)| value.as_str()).ok_or_else(|| "no DPoP header".to_owned())
 }
 
 /// Play the whole scenario, writing to `out`; an `Err` names the first step that went wrong.
@@ -334,6 +350,169 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
             "reason is user_suspended",
         )?;
     }
+
+    // Sender-constrained tokens (RFC 9449 DPoP, draft §9.8).
+    story.say("The admin reinstates B. From now on Aria binds its tokens to a key of its own with DPoP (RFC 9449): each request carries a proof signed with that key.")?;
+    expect(directory.set_suspended(USER_B, false), "user exists")?;
+    let aria_key = SigningKey::generate(Algorithm::Es256).map_err(|e| e.to_string())?;
+    let aria_jkt = aria_key.verification_key().thumbprint().to_owned();
+    story.detail(&format!("B is active again; Aria's key thumbprint (jkt) is {aria_jkt}"))?;
+    // Each server checks proofs with the same rules and remembers each proof's jti.
+    let dpop = DpopVerifier::new();
+    let idp_proofs = MemoryReplayGuard::new(100_000);
+    let calendar_proofs = MemoryReplayGuard::new(100_000);
+    let api_proofs = MemoryReplayGuard::new(100_000);
+
+    story.say(
+        "Aria asks the IdP for a calendar ID-JAG, with a DPoP proof for the IdP's token endpoint.",
+    )?;
+    let request =
+        TokenExchangeRequest::new(SubjectToken::IdToken(id_token.clone()), calendar.issuer)
+            .resource(calendar.api)
+            .scope(Scope::parse("calendar.read").map_err(|e| e.to_string())?)
+            .bound_to(aria_jkt.clone());
+    let proof = DpopProof::new("POST", IDP_TOKEN_ENDPOINT)
+        .sign(&aria_key, now)
+        .map_err(|e| e.to_string())?;
+    let http =
+        request.to_http(&aria_at_idp, now).map_err(|e| e.to_string())?.with_dpop_proof(proof);
+    let context = DpopContext {
+        proof: dpop_header(&http)?,
+        token_endpoint: IDP_TOKEN_ENDPOINT,
+        verifier: &dpop,
+        replay: &idp_proofs,
+    };
+    let exchange = idp.exchange_with_dpop(
+        &idp_hosts,
+        http.body.as_bytes(),
+        Some(context),
+        &AuthenticatedClient::confidential("aria"),
+        now,
+    );
+    story.audit.push(exchange.audit.clone());
+    let response = match &exchange.outcome {
+        Ok(issued) => issued.token_response().to_json(),
+        Err(denial) => return Err(format!("the bound exchange was refused: {}", denial.reason())),
+    };
+    // The client checks that the ID-JAG is bound to its key: a bearer one would be a downgrade.
+    let bound_id_jag = read_exchange_response(&request, 200, response.as_bytes())
+        .map_err(|e| format!("the bound ID-JAG was not as asked: {e}"))?;
+    let bound_to = bound_id_jag.claims().confirmation().and_then(|cnf| cnf.jkt.clone());
+    story.detail(&format!(
+        "the ID-JAG carries cnf.jkt = {}: it is bound to Aria's key",
+        bound_to.as_deref().unwrap_or("-")
+    ))?;
+    expect(bound_to.as_deref() == Some(aria_jkt.as_str()), "the ID-JAG is bound to Aria's key")?;
+
+    story.say("Aria redeems it at the calendar app's authorization server, with a proof for that token endpoint.")?;
+    let aria_at_calendar = ClientAuthentication::SecretBasic {
+        client_id: calendar.aria_client_id.into(),
+        client_secret: "aria-secret-at-calendar".into(),
+    };
+    let calendar_client = AuthenticatedClient::confidential(calendar.aria_client_id);
+    let redeem_bound = |story: &mut Story<'_, _>, key: &SigningKey| -> Result<_, String> {
+        let proof = DpopProof::new("POST", CALENDAR_TOKEN_ENDPOINT)
+            .sign(key, now)
+            .map_err(|e| e.to_string())?;
+        let http = JwtBearerGrantRequest::new(bound_id_jag.id_jag())
+            .to_http(&aria_at_calendar, now)
+            .map_err(|e| e.to_string())?
+            .with_dpop_proof(proof);
+        let context = DpopContext {
+            proof: dpop_header(&http)?,
+            token_endpoint: CALENDAR_TOKEN_ENDPOINT,
+            verifier: &dpop,
+            replay: &calendar_proofs,
+        };
+        let redemption = calendar.server.redeem_with_dpop(
+            &calendar.hosts(),
+            http.body.as_bytes(),
+            Some(context),
+            &calendar_client,
+            now,
+        );
+        story.audit.push(redemption.audit.clone());
+        Ok(redemption.outcome)
+    };
+    let grant = redeem_bound(&mut story, &aria_key)?
+        .map_err(|rejection| format!("the bound redemption was refused: {}", rejection.reason()))?;
+    let issued = calendar.tokens.mint(&grant, now).map_err(|e| e.to_string())?;
+    let access = read_jwt_bearer_response(200, issued.token_response(&grant).to_json().as_bytes())
+        .map_err(|e| e.to_string())?;
+    story.detail(&format!(
+        "the calendar app issued an access token of token_type {}, bound to the same key",
+        access.token_type
+    ))?;
+    expect(access.token_type == "DPoP", "a DPoP-bound access token")?;
+    expect(grant.dpop_jkt() == Some(aria_jkt.as_str()), "the grant is bound to Aria's key")?;
+
+    story.say("Aria calls the calendar API with the access token and a proof carrying the token's hash (ath); the API checks both.")?;
+    let needed = Scope::parse("calendar.read").map_err(|e| e.to_string())?;
+    let call_api = |proof: Option<&str>| {
+        calendar.api_verifier.verify_with_proof(
+            &access.access_token,
+            Some(&needed),
+            proof,
+            "GET",
+            CALENDAR_EVENTS,
+            &dpop,
+            &api_proofs,
+            now,
+        )
+    };
+    let proof = DpopProof::new("GET", CALENDAR_EVENTS)
+        .with_access_token(&access.access_token)
+        .sign(&aria_key, now)
+        .map_err(|e| e.to_string())?;
+    let verified =
+        call_api(Some(&proof)).map_err(|e| format!("the calendar API refused Aria: {e}"))?;
+    story.detail(&format!(
+        "API accepted: account {}, agent {}, scope {}",
+        verified.subject,
+        verified.actor.as_deref().unwrap_or("-"),
+        verified.scope.map(|s| s.to_string()).unwrap_or_default()
+    ))?;
+    expect(verified.subject == "calendar-account-of-b", "the API sees B's calendar account")?;
+
+    story.say("An attacker stole the bound ID-JAG (and even Aria's client secret at the calendar app) and presents it with a DPoP key of their own.")?;
+    let attacker_key = SigningKey::generate(Algorithm::Es256).map_err(|e| e.to_string())?;
+    let stolen = redeem_bound(&mut story, &attacker_key)?;
+    let reason = stolen.as_ref().err().map(|rejection| rejection.reason().code());
+    if let Err(rejection) = &stolen {
+        let response = rejection.error_response();
+        story.detail(&format!(
+            "calendar refused: {} (internal reason: {})",
+            response.error,
+            rejection.reason()
+        ))?;
+    }
+    expect(reason == Some("dpop_key_mismatch"), "the stolen ID-JAG is refused for its key")?;
+    expect(
+        story.audit.last().and_then(|a| a.reason) == Some("dpop_key_mismatch"),
+        "reason is dpop_key_mismatch",
+    )?;
+
+    story.say("The attacker also stole the access token and calls the calendar API with it, without Aria's key.")?;
+    let without_proof = call_api(None);
+    let attacker_proof = DpopProof::new("GET", CALENDAR_EVENTS)
+        .with_access_token(&access.access_token)
+        .sign(&attacker_key, now)
+        .map_err(|e| e.to_string())?;
+    let with_own_key = call_api(Some(&attacker_proof));
+    for (how, outcome) in
+        [("no proof", &without_proof), ("a proof by their own key", &with_own_key)]
+    {
+        let reason = outcome.as_ref().err().map(|error| error.reason()).unwrap_or("accepted");
+        story.detail(&format!("with {how}: API refused ({reason})"))?;
+    }
+    expect(
+        without_proof == Err(AccessTokenError::DpopProofMissing),
+        "the stolen access token without a proof is refused",
+    )?;
+    expect(
+        with_own_key == Err(AccessTokenError::DpopKeyMismatch),
+        "the stolen access token with another key's proof is refused",
+    )?;
 
     writeln!(story.out, "\nAudit trail (IdP and resource authorization servers):")
         .map_err(|e| e.to_string())?;

@@ -296,10 +296,10 @@ impl DpopVerifier {
         }
 
         // §4.3 item 11: created recently.
-        let issued_at = claims
-            .get("iat")
-            .ok_or(DpopError::InvalidClaim("iat"))
-            .and_then(|iat| NumericDate::from_json(iat).map_err(|_| DpopError::InvalidClaim("iat")))?;
+        let issued_at =
+            claims.get("iat").ok_or(DpopError::InvalidClaim("iat")).and_then(|iat| {
+                NumericDate::from_json(iat).map_err(|_| DpopError::InvalidClaim("iat"))
+            })?;
         let too_old = now.seconds_since(issued_at).is_some_and(|age| age > self.max_age);
         if too_old || issued_at > now.saturating_add_seconds(self.leeway) {
             return Err(DpopError::IatOutOfWindow);
@@ -315,7 +315,10 @@ impl DpopVerifier {
 
         // §11.1: each proof once. Keyed by the proof key, kept until it leaves the window.
         let jkt = key.thumbprint().to_owned();
-        let keep_until = issued_at.saturating_add_seconds(self.max_age + self.leeway);
+        // A proof is acceptable through iat + max_age inclusive, and a record is gone once now
+        // reaches keep_until: keep it one second past the last acceptable moment.
+        let window = self.max_age.saturating_add(self.leeway).saturating_add(1);
+        let keep_until = issued_at.saturating_add_seconds(window);
         let scope = format!("dpop:{jkt}");
         match replay.check_and_record(&scope, jwt_id, keep_until, now) {
             Ok(ReplayVerdict::Fresh) => {}

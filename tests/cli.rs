@@ -462,3 +462,331 @@ fn inspect_decodes_without_a_key_and_says_unverified() {
         assert!(run.stderr.contains("cannot inspect"), "{malformed}: {}", run.stderr);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// DPoP: `idjag dpop make`, `idjag dpop check`, and `idjag verify --dpop-proof`
+// ---------------------------------------------------------------------------------------------
+
+const IDP_TOKEN_ENDPOINT: &str = "https://idp.example.com/oauth2/v1/token";
+const AS_TOKEN_ENDPOINT: &str = "https://as.expenses.example/oauth2/token";
+
+/// A client's DPoP key on disk, and its RFC 7638 thumbprint.
+fn client_key(dir: &Path, name: &str, alg: &str) -> (String, String) {
+    let path = write(dir, name, &keygen(alg));
+    let key =
+        SigningKey::from_jwk(&std::fs::read(&path).expect("key file"), None).expect("importable");
+    (path, key.verification_key().thumbprint().to_owned())
+}
+
+/// `idjag dpop make` with `extra` options, insisting on success: the proof.
+fn dpop_make(key: &str, htm: &str, htu: &str, now: u64, extra: &[&str]) -> String {
+    let now = now.to_string();
+    let mut args = vec!["dpop", "make", "--key", key, "--htm", htm, "--htu", htu, "--now", &now];
+    args.extend_from_slice(extra);
+    let run = idjag(&args);
+    assert_eq!(run.code, 0, "dpop make: {}", run.stderr);
+    assert_eq!(run.lines().len(), 1, "{}", run.stdout);
+    run.stdout.trim().to_owned()
+}
+
+/// `idjag dpop check` for `htm` and `htu` at `now`, with `extra` options and `stdin`.
+fn dpop_check(htm: &str, htu: &str, now: u64, extra: &[&str], stdin: &str) -> Run {
+    let now = now.to_string();
+    let mut args = vec!["dpop", "check", "--htm", htm, "--htu", htu, "--now", &now];
+    args.extend_from_slice(extra);
+    idjag_with_stdin(&args, stdin)
+}
+
+fn dpop_refusal(reason: &str) -> Value {
+    json!({ "error": "invalid_dpop_proof", "reason": reason })
+}
+
+#[test]
+fn dpop_make_then_check_names_the_key() {
+    let dir = workdir("dpop_round_trip");
+    for alg in ["ES256", "RS256", "EdDSA"] {
+        let (key, jkt) = client_key(&dir, &format!("{alg}.jwk"), alg);
+        let proof = dpop_make(&key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+
+        // The header: typed, the public key only, no kid.
+        let inspected = idjag(&["inspect", &proof]).json();
+        assert_eq!(inspected["header"]["typ"], "dpop+jwt", "{alg}");
+        assert_eq!(inspected["header"]["alg"], alg);
+        assert!(inspected["header"].get("kid").is_none(), "{alg}: {inspected}");
+        let jwk = &inspected["header"]["jwk"];
+        assert!(jwk.get("d").is_none() && jwk.get("kid").is_none(), "{alg}: {jwk}");
+        assert_eq!(inspected["payload"]["htm"], "POST");
+        assert_eq!(inspected["payload"]["htu"], AS_TOKEN_ENDPOINT);
+        assert_eq!(inspected["payload"]["iat"], NOW);
+
+        let run = dpop_check("POST", AS_TOKEN_ENDPOINT, NOW + 10, &[&proof], "");
+        assert_eq!(run.code, 0, "{alg}: {} {}", run.stdout, run.stderr);
+        assert_eq!(run.json(), json!({ "jkt": jkt }));
+
+        // The library agrees.
+        let guard = id_jag::resource::MemoryReplayGuard::new(10);
+        let now = id_jag::NumericDate::from_unix_seconds(NOW).expect("a date");
+        let verified = id_jag::dpop::DpopVerifier::new()
+            .verify(&proof, "POST", AS_TOKEN_ENDPOINT, None, now, &guard)
+            .expect("the library accepts the tool's proof");
+        assert_eq!(verified.jkt(), jkt);
+    }
+}
+
+#[test]
+fn dpop_make_binds_an_access_token_and_a_nonce() {
+    let dir = workdir("dpop_ath_nonce");
+    let (key, jkt) = client_key(&dir, "client.jwk", "ES256");
+    let api = "https://api.expenses.example/v1/reports";
+    let token = "an-access-token";
+    let extra = ["--ath-token", token, "--nonce", "nonce-1"];
+    let proof = dpop_make(&key, "GET", &format!("{api}?month=11#top"), NOW, &extra);
+    let payload = &idjag(&["inspect", &proof]).json()["payload"];
+    assert_eq!(payload["htu"], api, "no query, no fragment");
+    assert_eq!(payload["ath"], id_jag::dpop::access_token_hash(token));
+    assert_eq!(payload["nonce"], "nonce-1");
+
+    let good = ["--access-token", token, "--nonce", "nonce-1", &proof];
+    let run = dpop_check("GET", api, NOW, &good, "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.json(), json!({ "jkt": jkt }));
+
+    let run = dpop_check("GET", api, NOW, &["--access-token", "another-token", &proof], "");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json(), dpop_refusal("dpop_ath_mismatch"));
+
+    // A missing or wrong nonce asks for the server's nonce.
+    let run = dpop_check("GET", api, NOW, &["--nonce", "nonce-2", &proof], "");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json(), json!({ "error": "use_dpop_nonce", "reason": "dpop_nonce_mismatch" }));
+    let plain = dpop_make(&key, "GET", api, NOW, &[]);
+    let run = dpop_check("GET", api, NOW, &["--nonce", "nonce-1", &plain], "");
+    assert_eq!(run.json(), json!({ "error": "use_dpop_nonce", "reason": "dpop_nonce_mismatch" }));
+    // Without --access-token, ath is not looked at; without --nonce, neither is nonce.
+    let run = dpop_check("GET", api, NOW, &[&plain], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn dpop_check_refuses_with_the_exact_reason() {
+    let dir = workdir("dpop_refusals");
+    let (key, _) = client_key(&dir, "client.jwk", "ES256");
+    let proof = dpop_make(&key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+
+    let cases: [(&str, &str, u64, &str); 7] = [
+        ("GET", AS_TOKEN_ENDPOINT, NOW, "dpop_htm_mismatch"),
+        ("POST", IDP_TOKEN_ENDPOINT, NOW, "dpop_htu_mismatch"),
+        ("POST", "http://as.expenses.example/oauth2/token", NOW, "dpop_htu_mismatch"),
+        ("POST", AS_TOKEN_ENDPOINT, NOW + 61, "dpop_iat_out_of_window"),
+        ("POST", AS_TOKEN_ENDPOINT, NOW - 6, "dpop_iat_out_of_window"),
+        ("POST", "HTTPS://AS.expenses.example:443/oauth2/token?x=1", NOW + 60, "-"),
+        ("POST", AS_TOKEN_ENDPOINT, NOW - 5, "-"),
+    ];
+    for (htm, htu, now, reason) in cases {
+        let run = dpop_check(htm, htu, now, &[&proof], "");
+        if reason == "-" {
+            assert_eq!(run.code, 0, "{htm} {htu} {now}: {}", run.stdout);
+        } else {
+            assert_eq!(run.code, 1, "{htm} {htu} {now}");
+            assert_eq!(run.json(), dpop_refusal(reason), "{htm} {htu} {now}");
+        }
+    }
+
+    // The payload of one proof under another's signature; not a JWS at all; an ID-JAG.
+    let other = dpop_make(&key, "POST", IDP_TOKEN_ENDPOINT, NOW, &[]);
+    let parts: Vec<&str> = proof.split('.').collect();
+    let swapped =
+        format!("{}.{}.{}", parts[0], other.split('.').nth(1).expect("payload"), parts[2]);
+    let run = dpop_check("POST", IDP_TOKEN_ENDPOINT, NOW, &[&swapped], "");
+    assert_eq!(run.json(), dpop_refusal("jws_signature_invalid"));
+    let run = dpop_check("POST", AS_TOKEN_ENDPOINT, NOW, &["not-a-proof"], "");
+    assert_eq!(run.json(), dpop_refusal("jws_segment_count"));
+    let idp = Idp::new("dpop_refusals_idp");
+    let id_jag = idp.mint(&claims("jti-1"));
+    let run = dpop_check("POST", AS_TOKEN_ENDPOINT, NOW, &[&id_jag], "");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json(), dpop_refusal("dpop_typ_mismatch"));
+}
+
+#[test]
+fn dpop_check_batch_refuses_a_replayed_proof() {
+    let dir = workdir("dpop_batch");
+    let (key, jkt) = client_key(&dir, "client.jwk", "ES256");
+    let (other_key, other_jkt) = client_key(&dir, "other.jwk", "EdDSA");
+    let first = dpop_make(&key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+    let second = dpop_make(&other_key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+
+    let stdin = format!("{first}\n\n{second}\r\n  {first}  \n");
+    let run = dpop_check("POST", AS_TOKEN_ENDPOINT, NOW, &["-"], &stdin);
+    assert_eq!(run.code, 1, "one refusal fails the batch");
+    let lines: Vec<Value> =
+        run.lines().iter().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+    assert_eq!(
+        lines,
+        vec![json!({ "jkt": jkt }), json!({ "jkt": other_jkt }), dpop_refusal("dpop_replayed")]
+    );
+
+    // Each run has its own replay memory; no PROOF at all also reads stdin.
+    let run = dpop_check("POST", AS_TOKEN_ENDPOINT, NOW, &[], &format!("{first}\n"));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.json(), json!({ "jkt": jkt }));
+}
+
+/// An ID-JAG bound to `jkt`.
+fn bound_claims(jti: &str, jkt: &str) -> Value {
+    let mut claims = claims(jti);
+    claims["cnf"] = json!({ "jkt": jkt });
+    claims
+}
+
+#[test]
+fn verify_applies_the_four_dpop_cases() {
+    let idp = Idp::new("verify_dpop");
+    let (key, jkt) = client_key(&idp.dir, "client.jwk", "ES256");
+    let (thief_key, _) = client_key(&idp.dir, "thief.jwk", "ES256");
+    let bound = idp.mint(&bound_claims("jti-1", &jkt));
+    let unbound = idp.mint(&claims("jti-2"));
+    let with_proof = |proof: &str, token: &str| {
+        idp.verify(&["--dpop-proof", proof, "--token-endpoint", AS_TOKEN_ENDPOINT, token], "")
+    };
+
+    // Bound and proven with the same key.
+    let proof = dpop_make(&key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+    let run = with_proof(&proof, &bound);
+    assert_eq!(run.code, 0, "{} {}", run.stdout, run.stderr);
+    assert_eq!(run.json(), bound_claims("jti-1", &jkt));
+
+    // Bound and unproven.
+    let run = idp.verify(&[&bound], "");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json(), rejection("dpop_proof_missing"));
+
+    // Bound and proven with another key.
+    let proof = dpop_make(&thief_key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+    let run = with_proof(&proof, &bound);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json(), rejection("dpop_key_mismatch"));
+
+    // Proven and unbound; and neither.
+    let proof = dpop_make(&thief_key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+    let run = with_proof(&proof, &unbound);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.json(), claims("jti-2"));
+    let run = idp.verify(&[&unbound], "");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+
+    // A token with a binding other than DPoP is refused either way.
+    let mut mtls = claims("jti-3");
+    mtls["cnf"] = json!({ "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" });
+    let run = idp.verify(&[&idp.mint(&mtls)], "");
+    assert_eq!(run.json(), rejection("cnf_unsupported"));
+}
+
+#[test]
+fn verify_refuses_an_invalid_dpop_proof() {
+    let idp = Idp::new("verify_dpop_invalid");
+    let (key, jkt) = client_key(&idp.dir, "client.jwk", "ES256");
+    let bound = idp.mint(&bound_claims("jti-1", &jkt));
+    let unbound = idp.mint(&claims("jti-2"));
+    let cases = [
+        (dpop_make(&key, "POST", IDP_TOKEN_ENDPOINT, NOW, &[]), "dpop_htu_mismatch"),
+        (dpop_make(&key, "GET", AS_TOKEN_ENDPOINT, NOW, &[]), "dpop_htm_mismatch"),
+        (dpop_make(&key, "POST", AS_TOKEN_ENDPOINT, NOW - 61, &[]), "dpop_iat_out_of_window"),
+        ("not-a-proof".to_owned(), "jws_segment_count"),
+    ];
+    for (proof, reason) in &cases {
+        for token in [&bound, &unbound] {
+            let extra = ["--dpop-proof", proof, "--token-endpoint", AS_TOKEN_ENDPOINT, token];
+            let run = idp.verify(&extra, "");
+            assert_eq!(run.code, 1, "{reason}");
+            assert_eq!(run.json(), dpop_refusal(reason));
+        }
+    }
+}
+
+#[test]
+fn verify_checks_the_dpop_proof_once_for_a_batch() {
+    let idp = Idp::new("verify_dpop_batch");
+    let (key, jkt) = client_key(&idp.dir, "client.jwk", "ES256");
+    let first = idp.mint(&bound_claims("jti-1", &jkt));
+    let second = idp.mint(&bound_claims("jti-2", &jkt));
+    let proof = dpop_make(&key, "POST", AS_TOKEN_ENDPOINT, NOW, &[]);
+    let extra = ["--dpop-proof", &proof, "--token-endpoint", AS_TOKEN_ENDPOINT, "-"];
+    let run = idp.verify(&extra, &format!("{first}\n{second}\n"));
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.lines().len(), 2);
+}
+
+#[test]
+fn dpop_usage_errors_exit_2() {
+    let dir = workdir("dpop_usage");
+    let (key, _) = client_key(&dir, "client.jwk", "ES256");
+    let endpoint = AS_TOKEN_ENDPOINT;
+    let verify = ["verify", "--jwks=j", "--issuer=i", "--audience=a", "--client-id=c"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        verify.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["dpop"],
+        vec!["dpop", "sign"],
+        vec!["dpop", "make"],
+        vec!["dpop", "make", "--key", &key, "--htm", "POST"],
+        vec!["dpop", "make", "--key", &key, "--htu", endpoint],
+        vec!["dpop", "make", "--htm", "POST", "--htu", endpoint],
+        vec!["dpop", "make", "--key", &key, "--htm", "POST", "--htu", "/oauth2/token"],
+        vec!["dpop", "make", "--key", &key, "--htm", "POST", "--htu", "ftp://as.example/t"],
+        vec!["dpop", "make", "--key", &key, "--htm", "", "--htu", endpoint],
+        vec!["dpop", "make", "--key", &key, "--htm", "PO ST", "--htu", endpoint],
+        vec!["dpop", "make", "--key", &key, "--htm", "POST", "--htu", endpoint, "--now", "x"],
+        vec!["dpop", "make", "--key", &key, "--htm", "POST", "--htu", endpoint, "extra"],
+        vec!["dpop", "make", "--key", &key, "--htm", "POST", "--htu", endpoint, "--ath-token="],
+        vec!["dpop", "check", "--htu", endpoint],
+        vec!["dpop", "check", "--htm", "POST"],
+        vec!["dpop", "check", "--htm", "POST", "--htu", endpoint, "a.b.c", "d.e.f"],
+        vec!["dpop", "check", "--htm", "POST", "--htu", endpoint, "--now", "soon"],
+        vec!["dpop", "check", "--htm", "POST", "--htu", endpoint, "--access-token"],
+        vec!["dpop", "check", "--htm", "POST", "--htu", endpoint, "--bogus", "x"],
+        with(&["--dpop-proof", "a.b.c"]),
+        with(&["--token-endpoint", AS_TOKEN_ENDPOINT]),
+        with(&["--dpop-proof", "a.b.c", "--token-endpoint", "not a url"]),
+        with(&["--dpop-proof=a", "--dpop-proof=b", "--token-endpoint", AS_TOKEN_ENDPOINT]),
+    ];
+    for args in cases {
+        let run = idjag(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}");
+        assert!(run.stderr.contains("usage: idjag"), "{args:?}: {}", run.stderr);
+    }
+
+    // A key that cannot sign is no usage error but a failure (exit 1), named by file.
+    let public = write(&dir, "public.jwks", &idjag(&["jwks", &key]).stdout);
+    let run = idjag(&["dpop", "make", "--key", &public, "--htm", "POST", "--htu", endpoint]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("public.jwks"), "{}", run.stderr);
+}
+
+#[test]
+fn dpop_help_exits_0() {
+    for args in [
+        &["dpop", "--help"][..],
+        &["dpop", "-h"],
+        &["dpop", "help"],
+        &["help", "dpop"],
+        &["dpop", "make", "--help"],
+        &["dpop", "check", "--help"],
+        &["dpop", "check", "--htm", "POST", "-h"],
+    ] {
+        let run = idjag(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(run.stdout.starts_with("usage: idjag"), "{args:?}: {}", run.stdout);
+    }
+    let top = idjag(&["--help"]);
+    assert!(top.stdout.contains("dpop"), "{}", top.stdout);
+    let verify = idjag(&["verify", "--help"]);
+    assert!(verify.stdout.contains("--dpop-proof") && verify.stdout.contains("--token-endpoint"));
+    let make = idjag(&["dpop", "make", "--help"]);
+    assert!(make.stdout.starts_with("usage: idjag dpop make"), "{}", make.stdout);
+    let check = idjag(&["dpop", "check", "--help"]);
+    assert!(check.stdout.starts_with("usage: idjag dpop check"), "{}", check.stdout);
+}

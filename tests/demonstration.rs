@@ -31,8 +31,27 @@ fn the_cross_app_access_scenario_goes_as_described() {
         ("exchange_denied", "connection_disabled"),
         ("exchange_denied", "user_suspended"),
         ("exchange_denied", "user_suspended"),
+        // DPoP (RFC 9449): B reinstated, a bound ID-JAG, its redemption, then the stolen copy.
+        ("id_jag_issued", "-"),
+        ("id_jag_redeemed", "-"),
+        ("id_jag_rejected", "dpop_key_mismatch"),
     ];
     let expected: Vec<(String, String)> =
         expected.iter().map(|(e, r)| (e.to_string(), r.to_string())).collect();
     assert_eq!(decisions, expected);
+
+    // The DPoP steps say what happened: B back, the bindings, and both refusals of the thief.
+    for narration in [
+        "The admin reinstates B.",
+        "it is bound to Aria's key",
+        "access token of token_type DPoP",
+        "API accepted: account calendar-account-of-b",
+        "calendar refused: invalid_grant (internal reason: dpop_key_mismatch)",
+        "with no proof: API refused (at_dpop_proof_missing)",
+        "with a proof by their own key: API refused (at_dpop_key_mismatch)",
+    ] {
+        assert!(text.contains(narration), "missing {narration:?} in:\n{text}");
+    }
+    // No DPoP proof or key material in the output either (proofs are JWSs: "eyJ").
+    assert!(!text.contains("eyJ"), "{text}");
 }

@@ -3,8 +3,9 @@
 //! Each command is a thin layer over the library: `keygen` over
 //! [`generate_private_jwk`], `jwks` over the vetted JWK imports, `mint` over
 //! [`IdJagClaims::from_json`] and [`sign_compact`], `verify` over the resource AS's staged
-//! redemption ([`ResourceServer::parse`], [`ResourceServer::verify`], then the replay step),
-//! and `inspect` over plain base64url decoding.
+//! redemption ([`ResourceServer::parse`], [`ResourceServer::verify_with_dpop`], then the replay
+//! step), `dpop make` and `dpop check` over [`DpopProof`] and [`DpopVerifier`], and `inspect`
+//! over plain base64url decoding.
 //!
 //! Output goes to stdout, diagnostics to stderr. Exit status: 0 on success, 1 when a token is
 //! rejected or an input cannot be used, 2 on a usage error. Diagnostics carry the library's
@@ -20,11 +21,13 @@ use serde_json::{Map, Value, json};
 use id_jag::NumericDate;
 use id_jag::authenticated::AuthenticatedClient;
 use id_jag::claims::{ClaimsError, IdJagClaims};
+use id_jag::dpop::{DpopError, DpopProof, DpopVerifier, VerifiedDpopProof};
 use id_jag::jose::{
     Algorithm, KeyError, KeySet, SigningKey, VerificationKey, generate_private_jwk, sign_compact,
 };
 use id_jag::resource::{
-    MemoryReplayGuard, Rejection, ReplayPolicy, ResourceServer, ResourceServerConfig, TrustedIssuer,
+    MemoryReplayGuard, RejectReason, Rejection, ReplayPolicy, ResourceServer, ResourceServerConfig,
+    TrustedIssuer,
 };
 use id_jag::urn;
 
@@ -89,6 +92,7 @@ fn run(args: &[String]) -> Result<Outcome, CliError> {
         "mint" => mint(rest),
         "verify" => verify(rest),
         "inspect" => inspect(rest),
+        "dpop" => dpop(rest),
         "--help" | "-h" | "help" => {
             let usage = match rest {
                 [] => USAGE,
@@ -110,6 +114,7 @@ fn command_usage(command: &str) -> Option<&'static str> {
         "mint" => Some(MINT_USAGE),
         "verify" => Some(VERIFY_USAGE),
         "inspect" => Some(INSPECT_USAGE),
+        "dpop" => Some(DPOP_USAGE),
         _ => None,
     }
 }
@@ -246,10 +251,22 @@ fn verify(args: &[String]) -> Result<Outcome, CliError> {
     let issuer = args.required("--issuer")?;
     let audience = args.required("--audience")?;
     let client_id = args.required("--client-id")?;
-    let now = match args.value("--now") {
-        Some(text) => NumericDate::from_unix_seconds(seconds(&args, "--now", text)?)
-            .map_err(|_| usage_error(VERIFY.usage, "--now is past the year 9999"))?,
-        None => NumericDate::now_from_system_clock(),
+    let now = args.now()?;
+    // The proof that came with the token request: checked once, as the resource AS checks the
+    // DPoP header before it looks at the assertion.
+    let dpop = match (args.value("--dpop-proof"), args.value("--token-endpoint")) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(usage_error(VERIFY.usage, "--dpop-proof needs --token-endpoint"));
+        }
+        (None, Some(_)) => {
+            return Err(usage_error(VERIFY.usage, "--token-endpoint needs --dpop-proof"));
+        }
+        (Some(proof), Some(endpoint)) => {
+            let endpoint = args.http_url("--token-endpoint", endpoint)?;
+            let proofs = MemoryReplayGuard::new(REPLAY_CAPACITY);
+            Some(DpopVerifier::new().verify(proof.trim(), "POST", endpoint, None, now, &proofs))
+        }
     };
     let leeway = args.seconds_or("--leeway", TrustedIssuer::DEFAULT_LEEWAY)?;
     let max_lifetime = args.seconds_or("--max-lifetime", TrustedIssuer::DEFAULT_MAX_LIFETIME)?;
@@ -266,6 +283,7 @@ fn verify(args: &[String]) -> Result<Outcome, CliError> {
         ),
         client: AuthenticatedClient::confidential(client_id),
         replay: single_use.then(|| MemoryReplayGuard::new(REPLAY_CAPACITY)),
+        dpop,
         now,
     };
 
@@ -298,16 +316,24 @@ struct Verifier {
     client: AuthenticatedClient,
     /// Present with `--single-use`: shared by every token of the run.
     replay: Option<MemoryReplayGuard>,
+    /// Present with `--dpop-proof`: the outcome of its check, which every token of the run meets.
+    dpop: Option<Result<VerifiedDpopProof, DpopError>>,
     now: NumericDate,
 }
 
 impl Verifier {
-    /// Parse, verify, then the replay step: what [`ResourceServer::redeem_request`] does before
-    /// it resolves the subject.
+    /// The proof, parse, verify with the four DPoP cases of draft §9.8, then the replay step:
+    /// what [`ResourceServer::redeem_request_with_dpop`] does before it resolves the subject.
     fn verify(&self, token: &str) -> Result<IdJagClaims, Rejection> {
+        let proof = match &self.dpop {
+            None => None,
+            Some(Ok(proof)) => Some(proof),
+            Some(Err(error)) => return Err(RejectReason::DpopProofInvalid(*error).into()),
+        };
         let unverified = self.server.parse(token)?;
         let issuer = Some(Arc::clone(&self.issuer));
-        let checked = self.server.verify(unverified, issuer, &self.client, self.now)?;
+        let checked =
+            self.server.verify_with_dpop(unverified, issuer, &self.client, proof, self.now)?;
         let verified = match &self.replay {
             Some(guard) => checked.finish_with(guard, self.now)?,
             None => checked.finish(None)?,
@@ -351,6 +377,83 @@ fn for_each_stdin_line(each: &mut dyn FnMut(&str) -> Result<(), CliError>) -> Re
             each(token)?;
         }
     }
+}
+
+/// `idjag dpop`: make or check DPoP proofs (RFC 9449).
+fn dpop(args: &[String]) -> Result<Outcome, CliError> {
+    match args.split_first() {
+        None => Err(usage_error(DPOP_USAGE, "no dpop command given")),
+        Some((command, rest)) => match command.as_str() {
+            "make" => dpop_make(rest),
+            "check" => dpop_check(rest),
+            "--help" | "-h" | "help" if rest.is_empty() => help(DPOP_USAGE),
+            other => Err(usage_error(DPOP_USAGE, format!("unknown dpop command {other:?}"))),
+        },
+    }
+}
+
+/// `idjag dpop make`: a proof for one request, signed with a private JWK.
+fn dpop_make(args: &[String]) -> Result<Outcome, CliError> {
+    let Some(args) = Args::parse(args, &DPOP_MAKE)? else {
+        return help(DPOP_MAKE.usage);
+    };
+    args.no_positionals()?;
+    let key_path = args.required("--key")?;
+    let htm = args.method("--htm")?;
+    let htu = args.http_url("--htu", args.required("--htu")?)?;
+    let ath_token = args.nonempty("--ath-token")?;
+    let nonce = args.nonempty("--nonce")?;
+    let now = args.now()?;
+
+    let key = SigningKey::from_jwk(&read_file(key_path)?, None)
+        .map_err(|error| CliError::Failed(format!("{key_path}: {}", error.reason())))?;
+    let mut proof = DpopProof::new(htm, htu);
+    if let Some(token) = ath_token {
+        proof = proof.with_access_token(token);
+    }
+    if let Some(nonce) = nonce {
+        proof = proof.with_nonce(nonce);
+    }
+    let proof = proof
+        .sign(&key, now)
+        .map_err(|error| CliError::Failed(format!("signing failed ({})", error.reason())))?;
+    print_line(&proof)?;
+    Ok(Outcome::Success)
+}
+
+/// `idjag dpop check`: check proofs for one request, each `jti` once in the run.
+fn dpop_check(args: &[String]) -> Result<Outcome, CliError> {
+    let Some(args) = Args::parse(args, &DPOP_CHECK)? else {
+        return help(DPOP_CHECK.usage);
+    };
+    let htm = args.method("--htm")?;
+    let htu = args.http_url("--htu", args.required("--htu")?)?;
+    let access_token = args.nonempty("--access-token")?;
+    let nonce = args.nonempty("--nonce")?;
+    let now = args.now()?;
+    let source = args.single_source()?;
+
+    let verifier = match nonce {
+        Some(nonce) => DpopVerifier::new().with_nonce(nonce),
+        None => DpopVerifier::new(),
+    };
+    let replay = MemoryReplayGuard::new(REPLAY_CAPACITY);
+    let mut rejected = false;
+    let mut report = |proof: &str| -> Result<(), CliError> {
+        let line = match verifier.verify(proof, htm, htu, access_token, now, &replay) {
+            Ok(verified) => json!({ "jkt": verified.jkt() }),
+            Err(error) => {
+                rejected = true;
+                json!({ "error": error.wire_error().code(), "reason": error.reason() })
+            }
+        };
+        print_line(&line.to_string())
+    };
+    match source {
+        Some(proof) => report(proof.trim())?,
+        None => for_each_stdin_line(&mut report)?,
+    }
+    Ok(if rejected { Outcome::Rejected } else { Outcome::Success })
 }
 
 /// `idjag inspect`: the header and payload of a compact JWS, decoded without any key.
@@ -495,6 +598,46 @@ impl Args {
         self.value(name).map_or(Ok(default), |text| seconds(self, name, text))
     }
 
+    /// The current time: `--now UNIX`, or the system clock.
+    fn now(&self) -> Result<NumericDate, CliError> {
+        match self.value("--now") {
+            Some(text) => NumericDate::from_unix_seconds(seconds(self, "--now", text)?)
+                .map_err(|_| usage_error(self.usage, "--now is past the year 9999")),
+            None => Ok(NumericDate::now_from_system_clock()),
+        }
+    }
+
+    /// The value of an option that must not be empty, if given.
+    fn nonempty(&self, name: &str) -> Result<Option<&str>, CliError> {
+        match self.value(name) {
+            Some("") => Err(usage_error(self.usage, format!("{name} must not be empty"))),
+            other => Ok(other),
+        }
+    }
+
+    /// A required HTTP method: an RFC 9110 token, such as POST or GET.
+    fn method(&self, name: &str) -> Result<&str, CliError> {
+        let method = self.required(name)?;
+        let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+        if method.is_empty() || !method.chars().all(tchar) {
+            return Err(usage_error(
+                self.usage,
+                format!("{name} needs an HTTP method, such as POST"),
+            ));
+        }
+        Ok(method)
+    }
+
+    /// `text`, given to option `name`, as an absolute http or https URL.
+    fn http_url<'t>(&self, name: &str, text: &'t str) -> Result<&'t str, CliError> {
+        match url::Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.has_host() => Ok(text),
+            _ => {
+                Err(usage_error(self.usage, format!("{name} needs an absolute http or https URL")))
+            }
+        }
+    }
+
     /// Refuse positional arguments, for commands that take none.
     fn no_positionals(&self) -> Result<(), CliError> {
         match self.positionals.first() {
@@ -576,10 +719,22 @@ const VERIFY: CommandSpec = CommandSpec {
         "--now",
         "--leeway",
         "--max-lifetime",
+        "--dpop-proof",
+        "--token-endpoint",
     ],
     flags: &["--single-use"],
 };
 const INSPECT: CommandSpec = CommandSpec { usage: INSPECT_USAGE, valued: &[], flags: &[] };
+const DPOP_MAKE: CommandSpec = CommandSpec {
+    usage: DPOP_MAKE_USAGE,
+    valued: &["--key", "--htm", "--htu", "--ath-token", "--nonce", "--now"],
+    flags: &[],
+};
+const DPOP_CHECK: CommandSpec = CommandSpec {
+    usage: DPOP_CHECK_USAGE,
+    valued: &["--htm", "--htu", "--access-token", "--nonce", "--now"],
+    flags: &[],
+};
 
 const USAGE: &str = "\
 usage: idjag <command> [options]
@@ -590,6 +745,7 @@ commands:
   mint     sign a claim set into an ID-JAG
   verify   verify ID-JAGs as a resource authorization server would
   inspect  decode an ID-JAG without verifying it
+  dpop     make or check DPoP proofs (RFC 9449)
 
 `idjag <command> --help` describes a command.
 exit status: 0 success, 1 rejected or failed, 2 usage error";
@@ -617,19 +773,25 @@ refuse (a required claim missing, a claim of the wrong type) is refused with its
 const VERIFY_USAGE: &str = "\
 usage: idjag verify --jwks FILE --issuer ISS --audience AUD --client-id ID
                     [--now UNIX] [--leeway SECONDS] [--max-lifetime SECONDS]
-                    [--single-use] [TOKEN | -]
+                    [--single-use] [--dpop-proof PROOF --token-endpoint URL] [TOKEN | -]
 
 Verify ID-JAGs as the resource authorization server AUD would for the authenticated
 confidential client ID, trusting issuer ISS with the JWK Set in FILE: every check of a
 redemption but those needing a token request or a subject directory.
 
 With TOKEN, verify it; with - or no TOKEN, verify each non-blank line of stdin. Each token
-gives one JSON line: its verified claims, or {\"error\":\"invalid_grant\",\"reason\":CODE}.
+gives one JSON line: its verified claims, or {\"error\":\"invalid_grant\",\"reason\":CODE}
+(\"invalid_dpop_proof\" or \"use_dpop_nonce\" when the DPoP proof itself is refused).
 
   --now UNIX              the current time (default: the system clock)
   --leeway SECONDS        clock leeway for exp, nbf and iat (default 60)
   --max-lifetime SECONDS  the longest exp - iat accepted (default 600)
   --single-use            refuse a (iss, jti) already seen in this run (reason \"replayed\")
+  --dpop-proof PROOF      the DPoP header of the token request (RFC 9449), checked once as
+                          for a POST to --token-endpoint URL; then a token bound to a key
+                          (cnf.jkt) needs the proof to be by that key (\"dpop_key_mismatch\"),
+                          and an unbound one would be bound to the proof's key. Without it, a
+                          bound token is refused (\"dpop_proof_missing\").
 
 exit status: 0 all verified, 1 any rejected or an input unusable, 2 usage error";
 
@@ -639,3 +801,43 @@ usage: idjag inspect [TOKEN | -]
 Decode a compact JWS (by default from stdin) and print its header and payload as JSON,
 WITHOUT checking the signature. \"syntax\" is \"ok\" or the reason code of the first
 key-free check a resource authorization server would fail.";
+
+const DPOP_USAGE: &str = "\
+usage: idjag dpop <make|check> [options]
+
+  make   sign a DPoP proof (RFC 9449) for one HTTP request with a private JWK
+  check  check DPoP proofs for one HTTP request and print their key's thumbprint
+
+`idjag dpop make --help` and `idjag dpop check --help` describe each.";
+
+const DPOP_MAKE_USAGE: &str = "\
+usage: idjag dpop make --key FILE --htm METHOD --htu URL
+                       [--ath-token TOKEN] [--nonce NONCE] [--now UNIX]
+
+Print a DPoP proof (RFC 9449 §4.2) for a METHOD request to URL, signed with the private JWK
+in --key: typ \"dpop+jwt\", the key's public jwk (no kid), and the claims jti (random),
+htm, htu (URL without query and fragment) and iat.
+
+  --ath-token TOKEN  the access token the proof accompanies: adds ath, its SHA-256 hash
+  --nonce NONCE      the server's DPoP-Nonce, echoed as nonce
+  --now UNIX         iat (default: the system clock)";
+
+const DPOP_CHECK_USAGE: &str = "\
+usage: idjag dpop check --htm METHOD --htu URL [--access-token TOKEN] [--nonce NONCE]
+                        [--now UNIX] [PROOF | -]
+
+Check DPoP proofs as a server receiving a METHOD request to URL would (RFC 9449 §4.3):
+typ, an allowed asymmetric alg, a public jwk that verifies the signature, htm, htu (after
+normalisation, ignoring query and fragment), iat at most 60 seconds old and 5 seconds ahead,
+and each jti once per key within this run.
+
+With PROOF, check it; with - or no PROOF, check each non-blank line of stdin. Each proof
+gives one JSON line: {\"jkt\":THUMBPRINT}, the RFC 7638 thumbprint of its key, or
+{\"error\":\"invalid_dpop_proof\",\"reason\":CODE} (\"use_dpop_nonce\" for a missing or wrong
+nonce).
+
+  --access-token TOKEN  the access token presented with the proof: ath must be its hash
+  --nonce NONCE         require this nonce
+  --now UNIX            the current time (default: the system clock)
+
+exit status: 0 all valid, 1 any refused or an input unusable, 2 usage error";

@@ -700,7 +700,7 @@ impl IdentityProvider {
                 .exchange_id_jag(hosts, request, dpop, client, now)
                 .map(|issued| Exchanged::IdJag(Box::new(issued))),
             Ok(ExchangeRequest::SamlRefresh(request)) => self
-                .exchange_saml(hosts, request, client, now)
+                .exchange_saml(hosts, request, dpop, client, now)
                 .map(|issued| Exchanged::SamlRefresh(Box::new(issued))),
         };
         let audit = self.audit_record(request.as_ref().ok(), &outcome, client, now);
@@ -762,11 +762,17 @@ impl IdentityProvider {
         &self,
         hosts: &ExchangeHosts<'_>,
         request: &SamlRefreshRequest,
+        dpop: Option<crate::dpop::DpopContext<'_>>,
         client: &AuthenticatedClient,
         now: NumericDate,
     ) -> Result<SamlRefreshIssued, Denial> {
         if !client.is_confidential() {
             return Err(Denial::new(DenyReason::PublicClient));
+        }
+        // RFC 9449 §5: an invalid proof refuses the request whatever it asks for. Binding the
+        // refresh token to the proof's key is the host's, when it mints it.
+        if let Some(context) = dpop {
+            context.verify(now).map_err(DenyReason::DpopProofInvalid)?;
         }
         let subject = hosts
             .tokens

@@ -158,6 +158,10 @@ pub enum AccessTokenError {
     /// The proof's key is not the one the token is bound to.
     #[error("DPoP proof key does not match the token's binding")]
     DpopKeyMismatch,
+    /// The token is bound by a method other than DPoP (such as mTLS `x5t#S256`), which this
+    /// verifier cannot check: it is never taken as a bearer token.
+    #[error("access token bound by an unsupported method")]
+    UnsupportedBinding,
 }
 
 impl AccessTokenError {
@@ -174,6 +178,7 @@ impl AccessTokenError {
             AccessTokenError::DpopProofMissing => "at_dpop_proof_missing",
             AccessTokenError::DpopProofInvalid(error) => error.reason(),
             AccessTokenError::DpopKeyMismatch => "at_dpop_key_mismatch",
+            AccessTokenError::UnsupportedBinding => "at_binding_unsupported",
         }
     }
 }
@@ -214,8 +219,25 @@ impl AccessTokenVerifier {
     }
 
     /// RFC 9068 §4: `typ` `at+jwt`, signature with the AS's keys, `iss` exact, `aud`
-    /// containing this resource, `exp` in the future; then the scopes the call needs.
+    /// containing this resource, `exp` in the future; then the scopes the call needs. A
+    /// sender-constrained token (`cnf`) is refused here: check it with its proof through
+    /// [`AccessTokenVerifier::verify_with_proof`].
     pub fn verify(
+        &self,
+        token: &str,
+        required_scope: Option<&crate::scope::Scope>,
+        now: NumericDate,
+    ) -> Result<VerifiedAccessToken, AccessTokenError> {
+        let verified = self.verify_unbound(token, required_scope, now)?;
+        match verified.claims.get("cnf") {
+            None => Ok(verified),
+            Some(cnf) if cnf.get("jkt").is_some() => Err(AccessTokenError::DpopProofMissing),
+            Some(_) => Err(AccessTokenError::UnsupportedBinding),
+        }
+    }
+
+    /// Every check of [`AccessTokenVerifier::verify`] but the binding.
+    fn verify_unbound(
         &self,
         token: &str,
         required_scope: Option<&crate::scope::Scope>,
@@ -284,11 +306,11 @@ impl AccessTokenVerifier {
         replay: &dyn crate::resource::ReplayGuard,
         now: NumericDate,
     ) -> Result<VerifiedAccessToken, AccessTokenError> {
-        let verified = self.verify(token, required_scope, now)?;
-        let bound_to = verified.claims.get("cnf").and_then(|cnf| cnf.get("jkt"));
-        let Some(bound_to) = bound_to else {
+        let verified = self.verify_unbound(token, required_scope, now)?;
+        let Some(cnf) = verified.claims.get("cnf") else {
             return Ok(verified);
         };
+        let bound_to = cnf.get("jkt").ok_or(AccessTokenError::UnsupportedBinding)?;
         let proof = proof.ok_or(AccessTokenError::DpopProofMissing)?;
         let checked = dpop
             .verify(proof, method, uri, Some(token), now, replay)

@@ -27,6 +27,10 @@ pub enum ScopeError {
     /// a tab or a non-ASCII character).
     #[error("scope token has a forbidden character")]
     InvalidCharacter,
+    /// More than [`Scope::MAX_TOKENS`] tokens: no real scope has that many, and the cap bounds
+    /// the cost of the set operations on attacker input.
+    #[error("scope has too many tokens")]
+    TooManyTokens,
 }
 
 impl ScopeError {
@@ -36,6 +40,7 @@ impl ScopeError {
             ScopeError::Empty => "scope_empty",
             ScopeError::EmptyToken => "scope_empty_token",
             ScopeError::InvalidCharacter => "scope_invalid_character",
+            ScopeError::TooManyTokens => "scope_too_many_tokens",
         }
     }
 }
@@ -47,6 +52,9 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The most tokens a scope may have.
+    pub const MAX_TOKENS: usize = 256;
+
     /// Parse a space-delimited scope string, strictly: single spaces between tokens, at least
     /// one token, only the characters RFC 6749 §3.3 allows. A repeated token counts once.
     pub fn parse(text: &str) -> Result<Self, ScopeError> {
@@ -65,7 +73,7 @@ impl Scope {
             if !valid {
                 return Err(ScopeError::InvalidCharacter);
             }
-            scope.insert_token(token);
+            scope.insert_token(token)?;
         }
         Ok(scope)
     }
@@ -86,15 +94,19 @@ impl Scope {
                 return Err(ScopeError::InvalidCharacter);
             }
             Scope::parse(token)?;
-            scope.insert_token(token);
+            scope.insert_token(token)?;
         }
         Ok(scope)
     }
 
-    fn insert_token(&mut self, token: &str) {
+    fn insert_token(&mut self, token: &str) -> Result<(), ScopeError> {
         if !self.contains(token) {
+            if self.tokens.len() >= Self::MAX_TOKENS {
+                return Err(ScopeError::TooManyTokens);
+            }
             self.tokens.push(token.to_owned());
         }
+        Ok(())
     }
 
     /// Whether the set holds `token`.
@@ -183,6 +195,9 @@ mod tests {
         assert_eq!(Scope::parse("café"), Err(ScopeError::InvalidCharacter));
         assert_eq!(Scope::from_tokens(["a b"]), Err(ScopeError::InvalidCharacter));
         assert_eq!(Scope::from_tokens([""]), Err(ScopeError::EmptyToken));
+        let many: Vec<String> = (0..=Scope::MAX_TOKENS).map(|i| format!("s{i}")).collect();
+        assert_eq!(Scope::parse(&many.join(" ")), Err(ScopeError::TooManyTokens));
+        assert_eq!(Scope::parse(&many[1..].join(" ")).unwrap().len(), Scope::MAX_TOKENS);
         let scope = Scope::parse("openid read:all ! ~ read:all").unwrap();
         assert_eq!(scope.len(), 4);
         assert_eq!(scope.to_string(), "openid read:all ! ~");

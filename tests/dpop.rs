@@ -29,7 +29,7 @@ use id_jag::error::WireError;
 use id_jag::idp::{
     Agent, Denial, DenyReason, DirectoryUser, Exchange, ExchangeHosts, HostTokens, IdTokensOnly,
     IdentityProvider, IdpConfig, IssuedIdJag, ManagedConnection, MemoryConnections,
-    MemoryDirectory, ValidatedSubject,
+    MemoryDirectory, MintedRefreshToken, ValidatedSubject,
 };
 use id_jag::jose::{
     Algorithm, AlgorithmSet, JoseError, KeyError, KeySet, SigningKey, SigningKeySet,
@@ -1331,8 +1331,10 @@ impl HostTokens for SamlTokens {
         &self,
         _subject: &ValidatedSubject,
         _client: &AuthenticatedClient,
-    ) -> Option<(String, Option<u64>)> {
-        Some(("idp-refresh-token".to_owned(), Some(86_400)))
+        scope: Option<&Scope>,
+    ) -> Option<MintedRefreshToken> {
+        let token = "idp-refresh-token".to_owned();
+        Some(MintedRefreshToken { token, expires_in: Some(86_400), scope: scope.cloned() })
     }
 }
 

@@ -23,8 +23,8 @@ use id_jag::idp::{
     Agent, ConnectionLookup, ConnectionRegistry, Denial, DenyReason, DirectoryUser, Exchange,
     ExchangeHosts, ExchangeRequest, Exchanged, HostTokens, IdJagRequest, IdTokensOnly,
     IdentityProvider, IdpConfig, IssuedIdJag, ManagedConnection, MemoryConnections,
-    MemoryDirectory, StepUpChallenge, StepUpPolicy, SubjectTokenType, UserDirectory,
-    ValidatedSubject,
+    MemoryDirectory, MintedRefreshToken, StepUpChallenge, StepUpPolicy, SubjectTokenType,
+    UserDirectory, ValidatedSubject,
 };
 use id_jag::jose::{
     Algorithm, AlgorithmSet, JoseError, ParseOptions, Signer, SigningKey, SigningKeySet,
@@ -152,13 +152,14 @@ impl HostTokens for TestTokens {
         &self,
         subject: &ValidatedSubject,
         client: &AuthenticatedClient,
-    ) -> Option<(String, Option<u64>)> {
+        scope: Option<&Scope>,
+    ) -> Option<MintedRefreshToken> {
         let n = self.minted.fetch_add(1, Ordering::Relaxed);
         let token = format!("idp-rt-{n}-{}-{}", subject.subject, client.client_id());
         let mut bound = subject.clone();
         bound.issued_to = client.client_id().to_owned();
         self.add_refresh(&token, bound);
-        Some((token, Some(86_400)))
+        Some(MintedRefreshToken { token, expires_in: Some(86_400), scope: scope.cloned() })
     }
 }
 
@@ -1045,7 +1046,8 @@ fn saml_assertion_then_refresh_token_then_id_jag() {
     assert_eq!(json["issued_token_type"], urn::TOKEN_TYPE_REFRESH_TOKEN);
     assert_eq!(json["token_type"], "N_A");
     assert_eq!(json["expires_in"], 86_400);
-    assert_eq!(json["scope"], "openid offline_access");
+    // The host granted exactly the scope asked for: RFC 8693 §2.2.1 lets the response omit it.
+    assert!(json.get("scope").is_none(), "{json}");
     assert!(json.get("refresh_token").is_none());
     assert!(response.headers().contains(&("Cache-Control", "no-store")));
     assert!(!exchange.audit.to_json_line().contains(assertion));
@@ -2270,4 +2272,14 @@ fn actor_token_without_a_host_validator_is_unsupported() {
     // Without the actor token the same request is granted.
     let exchange = fx.idp.exchange(&hosts, fx.form().encode().as_bytes(), &client, now());
     assert!(exchange.outcome.is_ok());
+}
+
+#[test]
+fn a_token_carrying_client_id_is_not_an_id_token() {
+    // An RFC 9068 access token or an ID-JAG signed with the same keys, typ stripped: its
+    // `client_id` gives it away.
+    let fx = Fixture::new();
+    let claims = with_claim(id_token_claims(), "client_id", json!(CLIENT));
+    let denial = fx.deny(&Form::id_jag(&fx.id_token(&claims)));
+    assert_denial(&denial, DenyReason::SubjectTokenTypeConfusion, WireError::InvalidRequest);
 }

@@ -209,7 +209,11 @@ fn rsa_modulus_bounds_2048_and_16384_bits_are_accepted() {
 #[test]
 fn rsa_even_modulus_is_refused() {
     let jwk = rsa_jwk(&integer(256, 0xc1, 0x5a), &E_65537);
-    assert_refused(import(&jwk, None), KeyError::RsaModulusEven, "rsa_modulus_even");
+    assert_refused(
+        import(&jwk, None),
+        KeyError::RsaModulusEven,
+        "rsa_modulus_even",
+    );
 }
 
 #[test]
@@ -1495,6 +1499,7 @@ fn every_reason_is_distinct_and_non_empty() {
         KeyError::RsaModulusTooSmall,
         KeyError::RsaModulusTooLarge,
         KeyError::RsaModulusEven,
+        KeyError::RsaRocaWeak,
         KeyError::RsaExponent,
         KeyError::NonMinimalInteger,
         KeyError::EcCoordinateLength,

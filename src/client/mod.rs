@@ -68,8 +68,9 @@ use crate::urn;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The server answered with an OAuth error.
-    #[error("the server refused: {}", .0.error)]
+    /// The server answered with an OAuth error. `Display` names the code only when it is a
+    /// known one: the server's text is never echoed.
+    #[error("the server refused: {}", .0.wire_error().map_or("an unrecognised error", |e| e.code()))]
     Refused(Box<TokenErrorResponse>),
     /// The response body is not the JSON object it should be (not JSON, duplicate members,
     /// over 64 KiB, a member of the wrong type, a required member missing); the name says which.
@@ -384,12 +385,13 @@ impl JwtBearerGrantRequest {
         auth: &ClientAuthentication,
         now: NumericDate,
     ) -> Result<FormRequest, ClientError> {
-        let grant_type =
-            if self.dpop_grant_type { urn::GRANT_TYPE_JWT_DPOP } else { urn::GRANT_TYPE_JWT_BEARER };
-        let mut pairs = vec![
-            ("grant_type", grant_type.to_owned()),
-            ("assertion", self.id_jag.clone()),
-        ];
+        let grant_type = if self.dpop_grant_type {
+            urn::GRANT_TYPE_JWT_DPOP
+        } else {
+            urn::GRANT_TYPE_JWT_BEARER
+        };
+        let mut pairs =
+            vec![("grant_type", grant_type.to_owned()), ("assertion", self.id_jag.clone())];
         if let Some(scope) = &self.scope {
             pairs.push(("scope", scope.to_string()));
         }

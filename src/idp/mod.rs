@@ -77,7 +77,7 @@ pub use policy::{
 pub use request::{
     ExchangeRequest, IdJagRequest, PresentedToken, SamlRefreshRequest, SubjectTokenType,
 };
-pub use subject::{HostTokens, IdTokensOnly, ValidatedSubject};
+pub use subject::{HostTokens, IdTokensOnly, MintedRefreshToken, ValidatedSubject};
 
 use crate::NumericDate;
 use crate::audit::{AuditEvent, AuditRecord};
@@ -321,15 +321,22 @@ impl SamlRefreshDecision {
         &self.subject
     }
 
+    /// The scope asked for.
+    pub fn requested_scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
     /// The response carrying the refresh token the host minted: `access_token` is the refresh
-    /// token, `issued_token_type` the refresh token URN, `token_type` `N_A` (draft §4.5).
-    pub fn token_response(&self, refresh_token: String, expires_in: Option<u64>) -> TokenResponse {
+    /// token, `issued_token_type` the refresh token URN, `token_type` `N_A` (draft §4.5), and
+    /// `scope` when the host granted another scope than the one asked for.
+    pub fn token_response(&self, minted: MintedRefreshToken) -> TokenResponse {
+        let scope = (minted.scope != self.scope).then_some(minted.scope).flatten();
         TokenResponse {
-            access_token: refresh_token,
+            access_token: minted.token,
             issued_token_type: Some(urn::TOKEN_TYPE_REFRESH_TOKEN),
             token_type: urn::TOKEN_TYPE_N_A,
-            expires_in: expires_in.unwrap_or(0),
-            scope: self.scope.clone(),
+            expires_in: minted.expires_in.unwrap_or(0),
+            scope,
             authorization_details: None,
         }
     }
@@ -782,11 +789,11 @@ impl IdentityProvider {
         let active = hosts.directory.is_active(&subject.subject);
         let decision =
             self.decide_saml_refresh(request, subject, client, agent.as_ref(), active)?;
-        let (refresh_token, expires_in) = hosts
+        let minted = hosts
             .tokens
-            .mint_refresh_token(decision.subject(), client)
+            .mint_refresh_token(decision.subject(), client, request.scope())
             .ok_or(DenyReason::SigningFailed)?;
-        let response = decision.token_response(refresh_token, expires_in);
+        let response = decision.token_response(minted);
         Ok(SamlRefreshIssued { response, user: decision.subject.subject })
     }
 

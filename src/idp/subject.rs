@@ -79,14 +79,38 @@ pub trait HostTokens: Send + Sync {
         None
     }
 
-    /// Mint an IdP refresh token for the SAML path (draft §4.5): the token and its lifetime.
+    /// Mint an IdP refresh token for the SAML path (draft §4.5) for the requested `scope`:
+    /// the token, its lifetime, and the scope actually granted (reported in the response when
+    /// it differs from the request).
     fn mint_refresh_token(
         &self,
         subject: &ValidatedSubject,
         client: &AuthenticatedClient,
-    ) -> Option<(String, Option<u64>)> {
-        let _ = (subject, client);
+        scope: Option<&crate::scope::Scope>,
+    ) -> Option<MintedRefreshToken> {
+        let _ = (subject, client, scope);
         None
+    }
+}
+
+/// A refresh token the host minted on the SAML path.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MintedRefreshToken {
+    /// The refresh token.
+    pub token: String,
+    /// Its lifetime in seconds, if it has one.
+    pub expires_in: Option<u64>,
+    /// The scope it carries.
+    pub scope: Option<crate::scope::Scope>,
+}
+
+impl std::fmt::Debug for MintedRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedRefreshToken")
+            .field("token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
     }
 }
 
@@ -129,6 +153,11 @@ pub(crate) fn validate_id_token(
 
     let mut members = crate::json::parse_object(jws.unverified_payload())
         .map_err(|error| DenyReason::SubjectTokenClaims(ClaimsError::from_json(error)))?;
+    // An untyped JWT signed with the same keys could be something else: RFC 9068 access tokens
+    // and ID-JAGs always carry `client_id`, which an ID token never does.
+    if members.contains_key("client_id") {
+        return Err(DenyReason::SubjectTokenTypeConfusion);
+    }
     let claims_error = DenyReason::SubjectTokenClaims;
     let issuer = claims::required_string(&mut members, "iss").map_err(claims_error)?;
     let subject = claims::required_string(&mut members, "sub").map_err(claims_error)?;

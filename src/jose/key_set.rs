@@ -1,4 +1,4 @@
-//! Key sets: constant-time lookup by `kid`, JWKS import that reports every refused key, JWKS
+//! Key sets: hash lookup by `kid`, JWKS import that reports every refused key, JWKS
 //! export with public members only, and a signing set with one active key for rotation.
 
 use std::collections::HashMap;
@@ -48,6 +48,9 @@ pub struct RejectedKey {
 }
 
 impl KeySet {
+    /// The largest JWK Set document [`KeySet::from_jwks`] reads: 1 MiB.
+    pub const MAX_JWKS_LEN: usize = 1024 * 1024;
+
     /// A set of these keys; two keys with the same `kid` are refused.
     pub fn new(keys: Vec<VerificationKey>) -> Result<Self, KeyError> {
         let mut by_kid = HashMap::with_capacity(keys.len());
@@ -79,6 +82,10 @@ impl KeySet {
     /// Only a document that is not a JWK Set at all is an error. A later key repeating an
     /// earlier key's `kid` is refused ([`KeyError::DuplicateKid`]).
     pub fn from_jwks(document: &[u8]) -> Result<KeySetImport, KeyError> {
+        // Far above any real IdP's JWKS, far below anything costly to parse.
+        if document.len() > Self::MAX_JWKS_LEN {
+            return Err(KeyError::NotAKeySet);
+        }
         let mut root = json::parse_object(document).map_err(|error| match error {
             JsonError::DuplicateMember => KeyError::DuplicateMember,
             JsonError::Syntax | JsonError::NotAnObject => KeyError::NotAKeySet,
@@ -87,6 +94,7 @@ impl KeySet {
             return Err(KeyError::NotAKeySet);
         };
         let mut keys: Vec<VerificationKey> = Vec::with_capacity(entries.len());
+        let mut kids = std::collections::HashSet::new();
         let mut rejected = Vec::new();
         for (index, entry) in entries.into_iter().enumerate() {
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
@@ -95,7 +103,7 @@ impl KeySet {
                 _ => Err(KeyError::Malformed),
             };
             match imported {
-                Ok(key) if key.kid().is_some_and(|k| keys.iter().any(|o| o.kid() == Some(k))) => {
+                Ok(key) if key.kid().is_some_and(|k| !kids.insert(k.to_owned())) => {
                     rejected.push(RejectedKey { index, kid, reason: KeyError::DuplicateKid });
                 }
                 Ok(key) => keys.push(key),

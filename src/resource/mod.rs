@@ -79,6 +79,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "redis")]
+mod redis_replay;
 mod reject;
 mod replay;
 mod request;
@@ -88,6 +90,8 @@ mod trust;
 
 use std::sync::Arc;
 
+#[cfg(feature = "redis")]
+pub use redis_replay::RedisReplayGuard;
 pub use reject::{RejectReason, Rejection};
 pub use replay::{MemoryReplayGuard, ReplayError, ReplayGuard, ReplayVerdict};
 pub use request::JwtBearerRequest;

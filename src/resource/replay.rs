@@ -73,7 +73,7 @@ impl Hasher for PassThrough {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only reached through `write_u64`'s callers below; fold anything else in.
+        // `[u64; 2]` hashes its elements through here as raw bytes: fold them all in.
         for byte in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
         }

@@ -273,7 +273,13 @@ impl AccessTokenVerifier {
         if now >= expires_at {
             return Err(AccessTokenError::Expired);
         }
-        let scope = match text("scope") {
+        // A claim of the wrong type is malformed, never absent.
+        let optional = |name: &str| match claims.get(name) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.as_str())),
+            Some(_) => Err(AccessTokenError::Malformed),
+        };
+        let scope = match optional("scope")? {
             Some(scope) => {
                 Some(crate::scope::Scope::parse(scope).map_err(|_| AccessTokenError::Malformed)?)
             }
@@ -285,9 +291,16 @@ impl AccessTokenVerifier {
             }
         }
         let subject = text("sub").ok_or(AccessTokenError::Malformed)?.to_owned();
-        let client_id = text("client_id").map(str::to_owned);
-        let actor = claims.get("act").and_then(|act| act.get("sub")).and_then(Value::as_str);
-        let actor = actor.map(str::to_owned);
+        let client_id = optional("client_id")?.map(str::to_owned);
+        let actor = match claims.get("act") {
+            None => None,
+            Some(Value::Object(act)) => match act.get("sub") {
+                None => None,
+                Some(Value::String(sub)) => Some(sub.clone()),
+                Some(_) => return Err(AccessTokenError::Malformed),
+            },
+            Some(_) => return Err(AccessTokenError::Malformed),
+        };
         Ok(VerifiedAccessToken { subject, client_id, scope, expires_at, actor, claims })
     }
 

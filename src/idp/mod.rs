@@ -487,13 +487,7 @@ impl IdentityProvider {
     ) -> Result<ExchangeDecision, Denial> {
         self.check_subject(subject, client)?;
         let user_id = Some(subject.subject.as_str());
-        match agent {
-            Some(agent) if agent.client_id == client.client_id() && agent.enabled => {}
-            Some(agent) if agent.client_id == client.client_id() => {
-                return Err(Denial::new(DenyReason::AgentDisabled).with_context(None, user_id));
-            }
-            _ => return Err(Denial::new(DenyReason::AgentUnknown).with_context(None, user_id)),
-        }
+        check_agent(agent, client, user_id)?;
         let connection = match connection {
             ConnectionLookup::Found(c)
                 if c.client_id == client.client_id() && c.answers_to(request.audience()) =>
@@ -659,13 +653,7 @@ impl IdentityProvider {
     ) -> Result<SamlRefreshDecision, Denial> {
         self.check_subject(&subject, client)?;
         let user_id = Some(subject.subject.as_str());
-        match agent {
-            Some(agent) if agent.client_id == client.client_id() && agent.enabled => {}
-            Some(agent) if agent.client_id == client.client_id() => {
-                return Err(Denial::new(DenyReason::AgentDisabled).with_context(None, user_id));
-            }
-            _ => return Err(Denial::new(DenyReason::AgentUnknown).with_context(None, user_id)),
-        }
+        check_agent(agent, client, user_id)?;
         match user_active {
             Some(true) => {}
             Some(false) => {
@@ -855,5 +843,20 @@ impl IdentityProvider {
         } else {
             denial
         }
+    }
+}
+
+/// The agent's kill switch: the client must be a known, enabled agent.
+fn check_agent(
+    agent: Option<&Agent>,
+    client: &AuthenticatedClient,
+    user_id: Option<&str>,
+) -> Result<(), Denial> {
+    match agent {
+        Some(agent) if agent.client_id == client.client_id() && agent.enabled => Ok(()),
+        Some(agent) if agent.client_id == client.client_id() => {
+            Err(Denial::new(DenyReason::AgentDisabled).with_context(None, user_id))
+        }
+        _ => Err(Denial::new(DenyReason::AgentUnknown).with_context(None, user_id)),
     }
 }

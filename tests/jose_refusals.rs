@@ -209,11 +209,7 @@ fn rsa_modulus_bounds_2048_and_16384_bits_are_accepted() {
 #[test]
 fn rsa_even_modulus_is_refused() {
     let jwk = rsa_jwk(&integer(256, 0xc1, 0x5a), &E_65537);
-    assert_refused(
-        import(&jwk, None),
-        KeyError::RsaModulusEven,
-        "rsa_modulus_even",
-    );
+    assert_refused(import(&jwk, None), KeyError::RsaModulusEven, "rsa_modulus_even");
 }
 
 #[test]

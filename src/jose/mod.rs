@@ -26,8 +26,8 @@ mod key;
 mod key_set;
 
 pub use alg::{Algorithm, AlgorithmSet};
-pub use compact::{CompactJws, JwsHeader, ParseOptions, media_type_matches, sign_compact};
 pub(crate) use compact::sign_compact_with;
+pub use compact::{CompactJws, JwsHeader, ParseOptions, media_type_matches, sign_compact};
 pub use error::{JoseError, KeyError};
 pub use key::{
     KeyOperation, Signer, SigningKey, VerificationKey, generate_private_jwk, verify_signature,

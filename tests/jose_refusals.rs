@@ -1510,7 +1510,7 @@ fn every_reason_is_distinct_and_non_empty() {
     reasons.extend(key.iter().map(|e| e.reason()));
     let messages: Vec<String> =
         jose.iter().map(ToString::to_string).chain(key.iter().map(ToString::to_string)).collect();
-    assert_eq!(reasons.len(), 46);
+    assert_eq!(reasons.len(), 47);
     for reason in &reasons {
         assert!(!reason.is_empty());
         assert!(reason.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));

@@ -381,3 +381,20 @@ fn client_auth() -> ClientAuthentication {
 fn base64url_len(bytes: usize) -> usize {
     (bytes * 4).div_ceil(3)
 }
+
+/// A DPoP proof from arbitrary bytes, checked as a resource AS checks one for a POST to its
+/// token endpoint at [`NOW`]. Whatever is accepted carries a real thumbprint and is refused as
+/// a replay the second time.
+pub fn dpop_proof(data: &[u8]) {
+    use id_jag::dpop::{DpopError, DpopVerifier};
+    let Ok(proof) = std::str::from_utf8(data) else { return };
+    let Ok(now) = NumericDate::from_unix_seconds(NOW) else { return };
+    let replay = MemoryReplayGuard::new(16);
+    let verifier = DpopVerifier::new();
+    let uri = "https://as.fuzz.example/token";
+    if let Ok(verified) = verifier.verify(proof, "POST", uri, None, now, &replay) {
+        assert_eq!(verified.jkt().len(), 43, "a SHA-256 thumbprint in base64url");
+        let again = verifier.verify(proof, "POST", uri, None, now, &replay);
+        assert_eq!(again, Err(DpopError::Replayed));
+    }
+}

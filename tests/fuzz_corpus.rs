@@ -24,7 +24,7 @@ use id_jag::resource::RejectReason;
 type Target = fn(&[u8]);
 
 /// Every fuzz target, by its directory name under `fuzz/corpus/` and `fuzz/fuzz_targets/`.
-const TARGETS: [(&str, Target); 7] = [
+const TARGETS: [(&str, Target); 8] = [
     ("compact_jws", targets::compact_jws),
     ("verify_untrusted", targets::verify_untrusted),
     ("claims_round_trip", targets::claims_round_trip),
@@ -32,6 +32,7 @@ const TARGETS: [(&str, Target); 7] = [
     ("token_exchange_form", targets::token_exchange_form),
     ("jwt_bearer_form", targets::jwt_bearer_form),
     ("client_responses", targets::client_responses),
+    ("dpop_proof", targets::dpop_proof),
 ];
 
 #[test]

@@ -96,14 +96,16 @@ impl DpopError {
     pub fn wire_error(self) -> WireError {
         match self {
             DpopError::NonceMismatch => WireError::UseDpopNonce,
+            // The server's own trouble, not the proof's: fail closed, and say so.
+            DpopError::ReplayStore => WireError::ServerError,
             _ => WireError::InvalidDpopProof,
         }
     }
 }
 
 /// A proof to create (client side): the request it is for, and optionally the access token it
-/// accompanies and the server's nonce.
-#[derive(Clone, Debug)]
+/// accompanies and the server's nonce. `Debug` hides the access token.
+#[derive(Clone)]
 pub struct DpopProof<'a> {
     method: &'a str,
     uri: &'a str,
@@ -153,6 +155,17 @@ impl<'a> DpopProof<'a> {
         let signer = UnnamedKey(key);
         let payload = Value::Object(claims).to_string();
         sign_compact_with(&signer, Some(urn::TYP_DPOP), header, payload.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for DpopProof<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopProof")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("access_token", &self.access_token.map(|_| "<redacted>"))
+            .field("nonce", &self.nonce)
+            .finish()
     }
 }
 

@@ -1692,3 +1692,14 @@ fn a_response_scope_without_a_scope_claim_is_refused() {
         ClientError::ScopeMismatch
     );
 }
+
+#[test]
+fn a_refusal_never_echoes_the_servers_text() {
+    let hostile = br#"{"error":"\u001b[31m<script>alert(1)</script>"}"#;
+    let refused = read_jwt_bearer_response(400, hostile).unwrap_err();
+    let shown = refused.to_string();
+    assert!(!shown.contains("script") && !shown.contains('\u{1b}'), "{shown}");
+    assert!(shown.contains("an unrecognised error"), "{shown}");
+    let known = read_jwt_bearer_response(400, br#"{"error":"invalid_grant"}"#).unwrap_err();
+    assert!(known.to_string().contains("invalid_grant"));
+}

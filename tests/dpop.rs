@@ -180,6 +180,7 @@ fn assert_proof_refused(outcome: Result<VerifiedDpopProof, DpopError>, expected:
             assert_eq!(error, expected, "reason");
             let wire = match expected {
                 DpopError::NonceMismatch => WireError::UseDpopNonce,
+                DpopError::ReplayStore => WireError::ServerError,
                 _ => WireError::InvalidDpopProof,
             };
             assert_eq!(error.wire_error(), wire, "wire error of {error:?}");
@@ -1176,8 +1177,12 @@ fn reasons_and_wire_errors() {
     ];
     for (error, reason) in cases {
         assert_eq!(error.reason(), reason);
-        let wire =
-            if error == DpopError::NonceMismatch { "use_dpop_nonce" } else { "invalid_dpop_proof" };
+        // The store failing is the server's trouble: server_error, failing closed.
+        let wire = match error {
+            DpopError::NonceMismatch => "use_dpop_nonce",
+            DpopError::ReplayStore => "server_error",
+            _ => "invalid_dpop_proof",
+        };
         assert_eq!(error.wire_error().code(), wire, "{error:?}");
         // Through the IdP's and the resource AS's reasons, the same wire error.
         assert_eq!(DenyReason::DpopProofInvalid(error).wire_error().code(), wire);

@@ -1521,3 +1521,14 @@ fn every_reason_is_distinct_and_non_empty() {
     assert_eq!(unique.len(), reasons.len(), "repeated reason in {reasons:?}");
     assert!(messages.iter().all(|message| !message.is_empty()));
 }
+
+#[test]
+fn jwks_documents_over_one_mebibyte_are_refused_unread() {
+    let padding = " ".repeat(KeySet::MAX_JWKS_LEN);
+    let document = format!("{{\"keys\":[]{padding}}}");
+    assert!(document.len() > KeySet::MAX_JWKS_LEN);
+    assert_eq!(KeySet::from_jwks(document.as_bytes()).unwrap_err(), KeyError::NotAKeySet);
+    // Just under the cap, the same document is read.
+    let document = format!("{{\"keys\":[]{}}}", " ".repeat(KeySet::MAX_JWKS_LEN - 20));
+    assert!(KeySet::from_jwks(document.as_bytes()).unwrap().keys.is_empty());
+}

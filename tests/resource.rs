@@ -2005,3 +2005,85 @@ fn es256_rs256_and_eddsa_issuers_side_by_side() {
     assert_invalid_grant(fx.redeem(&forged).outcome, RejectReason::AlgorithmNotAllowedForIssuer);
     fx.grant(&fx.token());
 }
+
+#[test]
+fn a_dpop_binding_next_to_another_method_is_refused_whole() {
+    // cnf with jkt and x5t#S256: the mTLS half could not be checked, so nothing is redeemed.
+    let fx = Fixture::new();
+    let mut claims = claims_map(&fx.claims().build().unwrap());
+    claims.insert(
+        "cnf".into(),
+        json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+               "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}),
+    );
+    assert_invalid_grant(
+        fx.redeem(&fx.mint_map(&claims)).outcome,
+        RejectReason::ConfirmationUnsupported,
+    );
+}
+
+#[test]
+fn access_token_claims_of_the_wrong_type_are_malformed_not_absent() {
+    use id_jag::jose::{Algorithm, KeySet, SigningKey, sign_compact};
+    use id_jag::resource::{AccessTokenError, AccessTokenVerifier};
+    let key = SigningKey::generate(Algorithm::Es256).unwrap();
+    let keys = KeySet::new(vec![key.verification_key().clone()]).unwrap();
+    let verifier = AccessTokenVerifier::new("https://as.example", "https://api.example", keys);
+    let now = id_jag::NumericDate::from_unix_seconds(1_764_000_000).unwrap();
+    let token = |extra: Value| {
+        let mut claims = json!({"iss": "https://as.example", "aud": "https://api.example",
+                                "sub": "acct", "exp": 1_764_000_300u64});
+        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        sign_compact(&key, Some("at+jwt"), claims.to_string().as_bytes()).unwrap()
+    };
+    assert!(verifier.verify(&token(json!({})), None, now).is_ok());
+    for extra in [
+        json!({"scope": 5}),
+        json!({"scope": null}),
+        json!({"client_id": ["aria"]}),
+        json!({"act": "aria"}),
+        json!({"act": {"sub": 7}}),
+    ] {
+        assert_eq!(
+            verifier.verify(&token(extra.clone()), None, now),
+            Err(AccessTokenError::Malformed),
+            "{extra}"
+        );
+    }
+}
+
+#[test]
+fn a_public_client_is_refused_before_its_dpop_proof_is_examined() {
+    use id_jag::dpop::{DpopContext, DpopVerifier};
+    let fx = Fixture::new();
+    // A proof that would fail, and a store that would fail: neither is reached.
+    let verifier = DpopVerifier::new();
+    struct Untouchable;
+    impl ReplayGuard for Untouchable {
+        fn check_and_record(
+            &self,
+            _: &str,
+            _: &str,
+            _: id_jag::NumericDate,
+            _: id_jag::NumericDate,
+        ) -> Result<ReplayVerdict, ReplayError> {
+            panic!("the proof store was reached for a public client");
+        }
+    }
+    let context = DpopContext {
+        proof: "not.a.proof",
+        token_endpoint: "https://as.expenses.example/token",
+        verifier: &verifier,
+        replay: &Untouchable,
+    };
+    let request = JwtBearerRequest::new(fx.token(), None);
+    let hosts = fx.hosts();
+    let outcome = fx.server.redeem_request_with_dpop(
+        &hosts,
+        &request,
+        Some(context),
+        &AuthenticatedClient::public(CLIENT),
+        now(),
+    );
+    assert_refused(outcome, RejectReason::PublicClient, WireError::UnauthorizedClient);
+}

@@ -553,11 +553,13 @@ impl ResourceServer {
             return Err(refused(RejectReason::ActorRefused));
         }
         // draft §9.8: a key-bound ID-JAG is never redeemed as a bearer token.
+        // Any confirmation method besides `jkt` (mTLS `x5t#S256`, ...) cannot be checked here:
+        // refused, even next to a `jkt`, so no binding is ever half-enforced.
         let bound_to = match claims.confirmation() {
             None => None,
             Some(cnf) => match &cnf.jkt {
-                Some(jkt) => Some(jkt.as_str()),
-                None => return Err(refused(RejectReason::ConfirmationUnsupported)),
+                Some(jkt) if cnf.extra.is_empty() => Some(jkt.as_str()),
+                _ => return Err(refused(RejectReason::ConfirmationUnsupported)),
             },
         };
         let dpop_jkt = match (bound_to, dpop) {
@@ -709,6 +711,10 @@ impl ResourceServer {
         client: &AuthenticatedClient,
         now: NumericDate,
     ) -> Result<Grant, Rejection> {
+        // A public client is refused before any work on a key it chose (draft §9.1).
+        if !client.is_confidential() && !self.config.allow_public_clients {
+            return Err(RejectReason::PublicClient.into());
+        }
         let proof = dpop
             .map(|context| context.verify(now).map_err(RejectReason::DpopProofInvalid))
             .transpose()?;

@@ -231,7 +231,7 @@ impl AccessTokenVerifier {
         let verified = self.verify_unbound(token, required_scope, now)?;
         match verified.claims.get("cnf") {
             None => Ok(verified),
-            Some(cnf) if cnf.get("jkt").is_some() => Err(AccessTokenError::DpopProofMissing),
+            Some(cnf) if dpop_jkt_only(cnf).is_some() => Err(AccessTokenError::DpopProofMissing),
             Some(_) => Err(AccessTokenError::UnsupportedBinding),
         }
     }
@@ -323,14 +323,23 @@ impl AccessTokenVerifier {
         let Some(cnf) = verified.claims.get("cnf") else {
             return Ok(verified);
         };
-        let bound_to = cnf.get("jkt").ok_or(AccessTokenError::UnsupportedBinding)?;
+        let bound_to = dpop_jkt_only(cnf).ok_or(AccessTokenError::UnsupportedBinding)?;
         let proof = proof.ok_or(AccessTokenError::DpopProofMissing)?;
         let checked = dpop
             .verify(proof, method, uri, Some(token), now, replay)
             .map_err(AccessTokenError::DpopProofInvalid)?;
-        if bound_to.as_str() != Some(checked.jkt()) {
+        if bound_to != checked.jkt() {
             return Err(AccessTokenError::DpopKeyMismatch);
         }
         Ok(verified)
+    }
+}
+
+/// The DPoP thumbprint of a `cnf` that binds by DPoP alone: any other member (mTLS
+/// `x5t#S256`, ...) is a binding this verifier cannot check.
+fn dpop_jkt_only(cnf: &Value) -> Option<&str> {
+    match cnf {
+        Value::Object(members) if members.len() == 1 => members.get("jkt")?.as_str(),
+        _ => None,
     }
 }

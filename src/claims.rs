@@ -632,12 +632,12 @@ impl IdJagClaimsBuilder {
             return Err(ClaimsError::ReservedName);
         }
         let claims = self.claims;
-        // Round-trip through the parser: the builder then enforces exactly the parser's rules.
-        let reparsed = IdJagClaims::from_json(claims.to_json().as_bytes())?;
-        if reparsed.exp <= reparsed.iat {
+        // The parser's rules, checked directly (tests/properties.rs holds the two together).
+        claims.validate()?;
+        if claims.exp <= claims.iat {
             return Err(ClaimsError::Invalid("exp"));
         }
-        Ok(reparsed)
+        Ok(claims)
     }
 }
 
@@ -759,6 +759,73 @@ impl IdJagClaims {
     /// Bind to a DPoP key (draft §9.8): `cnf.jkt`.
     pub(crate) fn bind_to_jkt(&mut self, jkt: &str) {
         self.cnf = Some(Confirmation { jkt: Some(jkt.to_owned()), ..Confirmation::default() });
+    }
+
+    /// Every rule [`IdJagClaims::from_json`] enforces that the types alone do not: non-empty
+    /// strings and arrays, well-formed `act`, `sub_id` and `cnf`.
+    fn validate(&self) -> Result<(), ClaimsError> {
+        let required = [
+            ("iss", &self.iss),
+            ("sub", &self.sub),
+            ("client_id", &self.client_id),
+            ("jti", &self.jti),
+        ];
+        for (name, value) in required {
+            if value.is_empty() {
+                return Err(ClaimsError::Empty(name));
+            }
+        }
+        let optional = [
+            ("tenant", &self.tenant),
+            ("acr", &self.acr),
+            ("aud_tenant", &self.aud_tenant),
+            ("aud_sub", &self.aud_sub),
+            ("email", &self.email),
+        ];
+        for (name, value) in optional {
+            if value.as_ref().is_some_and(String::is_empty) {
+                return Err(ClaimsError::Empty(name));
+            }
+        }
+        let some_empty = |values: &OneOrMany| values.is_empty() || values.iter().any(str::is_empty);
+        if some_empty(&self.aud) {
+            return Err(ClaimsError::Empty("aud"));
+        }
+        if self.resource.as_ref().is_some_and(some_empty) {
+            return Err(ClaimsError::Empty("resource"));
+        }
+        let mut actor = self.act.as_ref();
+        while let Some(link) = actor {
+            let empty = |value: &Option<String>| value.as_ref().is_some_and(String::is_empty);
+            if empty(&link.sub) || empty(&link.iss) {
+                return Err(ClaimsError::Invalid("act"));
+            }
+            actor = link.act.as_deref();
+        }
+        let well_formed_sub_id = match &self.sub_id {
+            None => true,
+            Some(SubjectIdentifier::SamlNameId(id)) => {
+                let optional = [
+                    &id.nameid_format,
+                    &id.name_qualifier,
+                    &id.sp_name_qualifier,
+                    &id.sp_provided_id,
+                ];
+                !id.issuer.is_empty()
+                    && !id.nameid.is_empty()
+                    && optional.iter().all(|value| value.as_ref().is_none_or(|v| !v.is_empty()))
+            }
+            Some(SubjectIdentifier::Other(members)) => {
+                matches!(members.get("format"), Some(Value::String(format)) if !format.is_empty())
+            }
+        };
+        if !well_formed_sub_id {
+            return Err(ClaimsError::Invalid("sub_id"));
+        }
+        if self.cnf.as_ref().is_some_and(|cnf| cnf.jkt.as_ref().is_some_and(String::is_empty)) {
+            return Err(ClaimsError::Invalid("cnf"));
+        }
+        Ok(())
     }
 
     /// The claim set as compact JSON: registered claims first, in a fixed order, then the

@@ -23,9 +23,10 @@ use serde_json::{Map, Value};
 use crate::NumericDate;
 use crate::error::WireError;
 use crate::jose::{
-    AlgorithmSet, CompactJws, JoseError, KeyError, ParseOptions, SigningKey, VerificationKey,
-    b64_encode, sign_compact_with,
+    Algorithm, AlgorithmSet, CompactJws, JoseError, KeyError, ParseOptions, SigningKey,
+    VerificationKey, Vetted, b64_encode, sign_compact_with, vet_public_jwk,
 };
+
 use crate::resource::{ReplayError, ReplayGuard, ReplayVerdict};
 use crate::response::random_jwt_id;
 use crate::urn;
@@ -212,13 +213,57 @@ impl VerifiedDpopProof {
 }
 
 /// Checks DPoP proofs (RFC 9449 §4.3) for an IdP, a resource AS or a resource server.
-#[derive(Clone, Debug)]
+///
+/// A client proves with the same key request after request, so the OpenSSL key object built
+/// from a proof's `jwk` is kept, bounded, by algorithm and RFC 7638 thumbprint. Every proof's
+/// `jwk` is still vetted in full (private members, `use`, `key_ops`, sizes); only the
+/// construction of an identical key is skipped. Clones share the cache.
+#[derive(Clone)]
 pub struct DpopVerifier {
     algorithms: AlgorithmSet,
     max_age: u64,
     leeway: u64,
     nonce: Option<String>,
     max_len: usize,
+    keys: std::sync::Arc<KeyCache>,
+}
+
+/// Proof keys by (algorithm, thumbprint); emptied when full, so it stays bounded and a flood of
+/// fresh keys costs what it would cost without a cache.
+#[derive(Default)]
+struct KeyCache {
+    keys: std::sync::Mutex<std::collections::HashMap<(Algorithm, String), VerificationKey>>,
+}
+
+impl KeyCache {
+    /// Keys kept at most.
+    const CAPACITY: usize = 4096;
+
+    fn key(&self, vetted: Vetted) -> Result<VerificationKey, KeyError> {
+        let index = (vetted.algorithm(), vetted.thumbprint());
+        let lock = || self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(key) = lock().get(&index) {
+            return Ok(key.clone());
+        }
+        let key = VerificationKey::from_vetted(vetted)?;
+        let mut keys = lock();
+        if keys.len() >= Self::CAPACITY {
+            keys.clear();
+        }
+        keys.insert(index, key.clone());
+        Ok(key)
+    }
+}
+
+impl std::fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("algorithms", &self.algorithms)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .field("nonce", &self.nonce.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for DpopVerifier {
@@ -237,6 +282,7 @@ impl DpopVerifier {
             leeway: 5,
             nonce: None,
             max_len: 8 * 1024,
+            keys: std::sync::Arc::default(),
         }
     }
 
@@ -279,8 +325,9 @@ impl DpopVerifier {
             return Err(DpopError::TypMismatch);
         }
         let jwk = jws.header().jwk().ok_or(DpopError::MissingJwk)?;
-        let key = VerificationKey::from_jwk_map(jwk, Some(jws.header().algorithm()))
-            .map_err(DpopError::InvalidJwk)?;
+        let vetted =
+            vet_public_jwk(jwk, Some(jws.header().algorithm())).map_err(DpopError::InvalidJwk)?;
+        let key = self.keys.key(vetted).map_err(DpopError::InvalidJwk)?;
 
         // §4.3 item 6: the signature, with that key.
         jws.verify_with(&key).map_err(DpopError::Jose)?;

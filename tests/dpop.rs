@@ -1978,3 +1978,31 @@ fn plain_verification_refuses_a_bound_access_token() {
         Err(AccessTokenError::DpopProofMissing)
     );
 }
+
+#[test]
+fn a_cached_proof_key_is_still_vetted_on_every_proof() {
+    // The verifier keeps the OpenSSL key of a proof key it has seen; a later proof naming the
+    // same public key with a private member, or marked for encryption, is still refused.
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let verifier = DpopVerifier::new();
+    let replay = MemoryReplayGuard::new(100);
+    let key = es256();
+    let first = proof(&key, "POST", AS_TOKEN_ENDPOINT, now());
+    assert!(verifier.verify(&first, "POST", AS_TOKEN_ENDPOINT, None, now(), &replay).is_ok());
+    let public = key.verification_key().to_jwk();
+    for (name, value) in [("d", json!("AAAA")), ("use", json!("enc"))] {
+        let mut jwk = public.clone();
+        jwk.remove("kid");
+        jwk.insert(name.into(), value);
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+        let claims = json!({"jti": format!("j-{name}"), "htm": "POST", "htu": AS_TOKEN_ENDPOINT,
+                            "iat": now().as_unix_seconds()});
+        let input =
+            format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
+        let signature = key.sign(input.as_bytes()).unwrap();
+        let forged = format!("{input}.{}", B64.encode(signature));
+        let outcome = verifier.verify(&forged, "POST", AS_TOKEN_ENDPOINT, None, now(), &replay);
+        assert!(matches!(outcome, Err(DpopError::InvalidJwk(_))), "{name}: {outcome:?}");
+    }
+}

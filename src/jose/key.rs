@@ -89,8 +89,8 @@ impl PublicMaterial {
     }
 }
 
-/// What vetting a JWK yields.
-struct Vetted {
+/// What vetting a JWK yields: everything checked, the OpenSSL key not yet built.
+pub(crate) struct Vetted {
     algorithm: Algorithm,
     kid: Option<String>,
     material: PublicMaterial,
@@ -127,7 +127,7 @@ impl VerificationKey {
         Self::from_vetted(vetted)
     }
 
-    fn from_vetted(vetted: Vetted) -> Result<Self, KeyError> {
+    pub(crate) fn from_vetted(vetted: Vetted) -> Result<Self, KeyError> {
         let backend_jwk = BackendJwk::from_map(vetted.material.to_map())
             .map_err(|_| KeyError::BackendRejected)?;
         let built: Result<Box<dyn BackendVerifier>, _> = match vetted.algorithm {
@@ -440,6 +440,27 @@ fn parse_jwk(bytes: &[u8]) -> Result<Map<String, Value>, KeyError> {
         JsonError::DuplicateMember => KeyError::DuplicateMember,
         JsonError::Syntax | JsonError::NotAnObject => KeyError::Malformed,
     })
+}
+
+impl Vetted {
+    /// The algorithm the key is for.
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The RFC 7638 thumbprint of the vetted key material.
+    pub(crate) fn thumbprint(&self) -> String {
+        self.material.thumbprint()
+    }
+}
+
+/// Vet a public JWK for verification with every import rule, without building the OpenSSL key
+/// (which [`VerificationKey::from_vetted`] does, and a cache can skip).
+pub(crate) fn vet_public_jwk(
+    jwk: &Map<String, Value>,
+    algorithm: Option<Algorithm>,
+) -> Result<Vetted, KeyError> {
+    vet(jwk, algorithm, KeyOperation::Verify)
 }
 
 /// Every import rule, in one place: key type, algorithm, `use`, `key_ops`, private members,

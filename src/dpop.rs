@@ -24,7 +24,8 @@ use crate::NumericDate;
 use crate::error::WireError;
 use crate::jose::{
     Algorithm, AlgorithmSet, CompactJws, JoseError, KeyError, ParseOptions, SigningKey,
-    VerificationKey, Vetted, b64_encode, sign_compact_with, vet_public_jwk,
+    VerificationKey, Vetted, b64_encode, sign_compact_with, vet_metadata_and_material_text,
+    vet_public_jwk,
 };
 
 use crate::resource::{ReplayError, ReplayGuard, ReplayVerdict};
@@ -228,8 +229,8 @@ pub struct DpopVerifier {
     keys: std::sync::Arc<KeyCache>,
 }
 
-/// Proof keys by (algorithm, thumbprint); emptied when full, so it stays bounded and a flood of
-/// fresh keys costs what it would cost without a cache.
+/// Built proof keys by algorithm and the exact text of their key material; emptied when full,
+/// so it stays bounded and a flood of fresh keys costs what it would cost without a cache.
 #[derive(Default)]
 struct KeyCache {
     keys: std::sync::Mutex<std::collections::HashMap<(Algorithm, String), VerificationKey>>,
@@ -239,18 +240,30 @@ impl KeyCache {
     /// Keys kept at most.
     const CAPACITY: usize = 4096;
 
-    fn key(&self, vetted: Vetted) -> Result<VerificationKey, KeyError> {
-        let index = (vetted.algorithm(), vetted.thumbprint());
+    /// The key of a proof's `jwk` for `algorithm`. The rules on the JWK's other members run
+    /// every time; key material seen before under the same text was vetted then and is not
+    /// vetted again; anything else is vetted in full and built.
+    fn key(
+        &self,
+        jwk: &Map<String, Value>,
+        algorithm: Algorithm,
+    ) -> Result<VerificationKey, KeyError> {
         let lock = || self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(key) = lock().get(&index) {
-            return Ok(key.clone());
+        let material = vet_metadata_and_material_text(jwk, algorithm)?;
+        if let Some(material) = &material {
+            if let Some(key) = lock().get(&(algorithm, material.clone())) {
+                return Ok(key.clone());
+            }
         }
+        let vetted: Vetted = vet_public_jwk(jwk, Some(algorithm))?;
         let key = VerificationKey::from_vetted(vetted)?;
-        let mut keys = lock();
-        if keys.len() >= Self::CAPACITY {
-            keys.clear();
+        if let Some(material) = material {
+            let mut keys = lock();
+            if keys.len() >= Self::CAPACITY {
+                keys.clear();
+            }
+            keys.insert((algorithm, material), key.clone());
         }
-        keys.insert(index, key.clone());
         Ok(key)
     }
 }
@@ -325,9 +338,7 @@ impl DpopVerifier {
             return Err(DpopError::TypMismatch);
         }
         let jwk = jws.header().jwk().ok_or(DpopError::MissingJwk)?;
-        let vetted =
-            vet_public_jwk(jwk, Some(jws.header().algorithm())).map_err(DpopError::InvalidJwk)?;
-        let key = self.keys.key(vetted).map_err(DpopError::InvalidJwk)?;
+        let key = self.keys.key(jwk, jws.header().algorithm()).map_err(DpopError::InvalidJwk)?;
 
         // §4.3 item 6: the signature, with that key.
         jws.verify_with(&key).map_err(DpopError::Jose)?;

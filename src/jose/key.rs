@@ -442,18 +442,6 @@ fn parse_jwk(bytes: &[u8]) -> Result<Map<String, Value>, KeyError> {
     })
 }
 
-impl Vetted {
-    /// The algorithm the key is for.
-    pub(crate) fn algorithm(&self) -> Algorithm {
-        self.algorithm
-    }
-
-    /// The RFC 7638 thumbprint of the vetted key material.
-    pub(crate) fn thumbprint(&self) -> String {
-        self.material.thumbprint()
-    }
-}
-
 /// Vet a public JWK for verification with every import rule, without building the OpenSSL key
 /// (which [`VerificationKey::from_vetted`] does, and a cache can skip).
 pub(crate) fn vet_public_jwk(
@@ -470,6 +458,20 @@ fn vet(
     requested: Option<Algorithm>,
     operation: KeyOperation,
 ) -> Result<Vetted, KeyError> {
+    let (jwk_alg, kid) = vet_metadata(jwk, requested, operation)?;
+    let (implied, material, signature_len) = vet_material(jwk, requested.or(jwk_alg))?;
+    let algorithm = requested.or(jwk_alg).unwrap_or(implied);
+    Ok(Vetted { algorithm, kid, material, signature_len })
+}
+
+/// The rules on a JWK's members other than its key material: key type, algorithm, `use`,
+/// `key_ops`, `kid`, and no private members where a public key is expected. Returns the JWK's
+/// `alg` and `kid`.
+fn vet_metadata(
+    jwk: &Map<String, Value>,
+    requested: Option<Algorithm>,
+    operation: KeyOperation,
+) -> Result<(Option<Algorithm>, Option<String>), KeyError> {
     // RFC 7517 §4.1: kty is required; symmetric keys never verify an ID-JAG.
     let kty = required_str(jwk, "kty")?;
     if kty == "oct" {
@@ -518,10 +520,31 @@ fn vet(
     if operation == KeyOperation::Verify && PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
         return Err(KeyError::PrivateMembers);
     }
+    Ok((jwk_alg, kid))
+}
 
-    let (implied, material, signature_len) = vet_material(jwk, requested.or(jwk_alg))?;
-    let algorithm = requested.or(jwk_alg).unwrap_or(implied);
-    Ok(Vetted { algorithm, kid, material, signature_len })
+/// For a cache of built keys: every rule but the key material's, and the material's members
+/// exactly as written. A key whose material was vetted once under these exact strings needs no
+/// second look at them; any other spelling of the same key misses and is vetted in full.
+pub(crate) fn vet_metadata_and_material_text(
+    jwk: &Map<String, Value>,
+    algorithm: Algorithm,
+) -> Result<Option<String>, KeyError> {
+    vet_metadata(jwk, Some(algorithm), KeyOperation::Verify)?;
+    let text = |name: &str| jwk.get(name).and_then(Value::as_str);
+    let members = match text("kty") {
+        Some("RSA") => [text("n"), text("e"), Some("")],
+        Some("EC") => [text("crv"), text("x"), text("y")],
+        Some("OKP") => [text("crv"), text("x"), Some("")],
+        _ => return Ok(None),
+    };
+    let mut joined = String::new();
+    for member in members {
+        let Some(member) = member else { return Ok(None) };
+        joined.push_str(member);
+        joined.push('\u{0}');
+    }
+    Ok(Some(joined))
 }
 
 /// Vet the key members; return the algorithm they imply (RS256 for RSA), the material and the

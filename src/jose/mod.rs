@@ -32,7 +32,7 @@ pub use error::{JoseError, KeyError};
 pub use key::{
     KeyOperation, Signer, SigningKey, VerificationKey, generate_private_jwk, verify_signature,
 };
-pub(crate) use key::{Vetted, vet_public_jwk};
+pub(crate) use key::{Vetted, vet_metadata_and_material_text, vet_public_jwk};
 pub use key_set::{KeySet, KeySetImport, RejectedKey, SigningKeySet};
 
 /// Base64url without padding, strict: padding, whitespace and non-canonical trailing bits are

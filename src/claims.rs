@@ -202,13 +202,6 @@ impl OneOrMany {
             _ => Err(ClaimsError::WrongType(claim)),
         }
     }
-
-    fn to_value(&self) -> Value {
-        match self {
-            OneOrMany::One(value) => Value::String(value.clone()),
-            OneOrMany::Many(values) => values.iter().cloned().map(Value::String).collect(),
-        }
-    }
 }
 
 /// An RFC 8693 §4.1 actor (`act`): who acts on the subject's behalf, possibly itself acting
@@ -298,6 +291,43 @@ impl Actor {
             members.insert("act".to_owned(), act.to_value());
         }
         Value::Object(members)
+    }
+}
+
+/// An [`Actor`] serialized as it appears in `act`, member by member, without building a
+/// `Value` first; the same members in the same order as [`Actor::to_value`].
+struct ActorJson<'a>(&'a Actor);
+
+impl Serialize for ActorJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let actor = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(sub) = &actor.sub {
+            map.serialize_entry("sub", sub)?;
+        }
+        if let Some(iss) = &actor.iss {
+            map.serialize_entry("iss", iss)?;
+        }
+        // `other` never holds `sub`, `iss` or `act`: `with_claim` and parsing keep them out.
+        for (name, value) in &actor.other {
+            map.serialize_entry(name, value)?;
+        }
+        if let Some(act) = &actor.act {
+            map.serialize_entry("act", &ActorJson(act))?;
+        }
+        map.end()
+    }
+}
+
+/// A [`OneOrMany`] in its wire shape: a string or an array of strings.
+struct OneOrManyJson<'a>(&'a OneOrMany);
+
+impl Serialize for OneOrManyJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            OneOrMany::One(value) => serializer.serialize_str(value),
+            OneOrMany::Many(values) => values.serialize(serializer),
+        }
     }
 }
 
@@ -975,7 +1005,7 @@ impl Serialize for IdJagClaims {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("iss", &self.iss)?;
         map.serialize_entry("sub", &self.sub)?;
-        map.serialize_entry("aud", &self.aud.to_value())?;
+        map.serialize_entry("aud", &OneOrManyJson(&self.aud))?;
         map.serialize_entry("client_id", &self.client_id)?;
         map.serialize_entry("jti", &self.jti)?;
         map.serialize_entry("exp", &self.exp)?;
@@ -984,7 +1014,7 @@ impl Serialize for IdJagClaims {
             map.serialize_entry("nbf", nbf)?;
         }
         if let Some(resource) = &self.resource {
-            map.serialize_entry("resource", &resource.to_value())?;
+            map.serialize_entry("resource", &OneOrManyJson(resource))?;
         }
         if let Some(scope) = &self.scope {
             map.serialize_entry("scope", scope)?;
@@ -994,7 +1024,7 @@ impl Serialize for IdJagClaims {
             map.serialize_entry("authorization_details", &values)?;
         }
         if let Some(act) = &self.act {
-            map.serialize_entry("act", &act.to_value())?;
+            map.serialize_entry("act", &ActorJson(act))?;
         }
         let strings = [
             ("tenant", &self.tenant),
@@ -1027,23 +1057,21 @@ impl Serialize for IdJagClaims {
     }
 }
 
+/// A required string claim taken from its slot: present, a string, not empty.
 pub(crate) fn required_string(
-    m: &mut Map<String, Value>,
+    value: Option<Value>,
     name: &'static str,
 ) -> Result<String, ClaimsError> {
-    optional_string(m, name)?.ok_or(ClaimsError::Missing(name))
+    optional_string(value, name)?.ok_or(ClaimsError::Missing(name))
 }
 
+/// An optional string claim taken from its slot: when present, a non-empty string (`null` is
+/// the wrong type, never "absent").
 pub(crate) fn optional_string(
-    m: &mut Map<String, Value>,
+    value: Option<Value>,
     name: &'static str,
 ) -> Result<Option<String>, ClaimsError> {
-    match m.shift_remove(name) {
-        None => Ok(None),
-        Some(Value::String(text)) if text.is_empty() => Err(ClaimsError::Empty(name)),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(ClaimsError::WrongType(name)),
-    }
+    value.map(|value| string_value(value, name)).transpose()
 }
 
 /// An optional non-empty string member of a nested object; the error is mapped by the caller.
@@ -1055,14 +1083,10 @@ fn optional_nonempty(m: &mut Map<String, Value>, name: &'static str) -> Result<O
     }
 }
 
+/// An optional NumericDate claim taken from its slot.
 pub(crate) fn optional_date(
-    m: &mut Map<String, Value>,
+    value: Option<&Value>,
     name: &'static str,
 ) -> Result<Option<NumericDate>, ClaimsError> {
-    m.shift_remove(name)
-        .map(|value| {
-            NumericDate::from_json(&value)
-                .map_err(|error| ClaimsError::InvalidDate { claim: name, error })
-        })
-        .transpose()
+    value.map(|value| date_value(value, name)).transpose()
 }

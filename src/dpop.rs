@@ -18,6 +18,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::NumericDate;
@@ -151,12 +154,10 @@ impl<'a> DpopProof<'a> {
         let mut jwk = key.verification_key().to_jwk();
         // The proof's key is identified by its thumbprint, never by a kid.
         jwk.remove("kid");
-        let mut header = Map::new();
-        header.insert("jwk".into(), Value::Object(jwk));
         // A proof names its key in `jwk`; it must not also carry the key's `kid`.
         let signer = UnnamedKey(key);
         let payload = Value::Object(claims).to_string();
-        sign_compact_with(&signer, Some(urn::TYP_DPOP), header, payload.as_bytes())
+        sign_compact_with(&signer, Some(urn::TYP_DPOP), Some(&jwk), payload.as_bytes())
     }
 }
 
@@ -229,16 +230,21 @@ pub struct DpopVerifier {
     keys: std::sync::Arc<KeyCache>,
 }
 
-/// Built proof keys by algorithm and the exact text of their key material; emptied when full,
-/// so it stays bounded and a flood of fresh keys costs what it would cost without a cache.
+/// Built proof keys by algorithm and the exact text of their key material, and the proof
+/// headers that carried them by their exact base64url text; each map is emptied when full, so
+/// the cache stays bounded and a flood of fresh keys costs what it would cost without it.
 #[derive(Default)]
 struct KeyCache {
-    keys: std::sync::Mutex<std::collections::HashMap<(Algorithm, String), VerificationKey>>,
+    keys: std::sync::Mutex<HashMap<(Algorithm, String), Arc<VerificationKey>>>,
+    headers: std::sync::Mutex<HashMap<String, (Algorithm, Arc<VerificationKey>)>>,
 }
 
 impl KeyCache {
-    /// Keys kept at most.
+    /// Keys, and headers, kept at most.
     const CAPACITY: usize = 4096;
+    /// Longer header segments are not kept (an RSA-8192 key's header is about 1.6 KiB), so the
+    /// header map holds at most 8 MiB of text.
+    const MAX_HEADER_LEN: usize = 2048;
 
     /// The key of a proof's `jwk` for `algorithm`. The rules on the JWK's other members run
     /// every time; key material seen before under the same text was vetted then and is not
@@ -247,25 +253,48 @@ impl KeyCache {
         &self,
         jwk: &Map<String, Value>,
         algorithm: Algorithm,
-    ) -> Result<VerificationKey, KeyError> {
-        let lock = || self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    ) -> Result<Arc<VerificationKey>, KeyError> {
         let material = vet_metadata_and_material_text(jwk, algorithm)?;
         if let Some(material) = &material {
-            if let Some(key) = lock().get(&(algorithm, material.clone())) {
-                return Ok(key.clone());
+            if let Some(key) = lock(&self.keys).get(&(algorithm, material.clone())) {
+                return Ok(Arc::clone(key));
             }
         }
         let vetted: Vetted = vet_public_jwk(jwk, Some(algorithm))?;
-        let key = VerificationKey::from_vetted(vetted)?;
+        let key = Arc::new(VerificationKey::from_vetted(vetted)?);
         if let Some(material) = material {
-            let mut keys = lock();
+            let mut keys = lock(&self.keys);
             if keys.len() >= Self::CAPACITY {
                 keys.clear();
             }
-            keys.insert((algorithm, material), key.clone());
+            keys.insert((algorithm, material), Arc::clone(&key));
         }
         Ok(key)
     }
+
+    /// The `alg` and key of a proof header segment that passed every header rule before
+    /// (`typ`, `alg` known, `jwk` vetted and built) and whose proof then verified. The header
+    /// is a pure function of its text, so the same text needs no second parse.
+    fn known_header(&self, header_b64: &str) -> Option<(Algorithm, Arc<VerificationKey>)> {
+        lock(&self.headers).get(header_b64).cloned()
+    }
+
+    /// Remember a header segment whose proof verified with `key`.
+    fn remember_header(&self, header_b64: &str, algorithm: Algorithm, key: &Arc<VerificationKey>) {
+        if header_b64.len() > Self::MAX_HEADER_LEN {
+            return;
+        }
+        let mut headers = lock(&self.headers);
+        if headers.len() >= Self::CAPACITY {
+            headers.clear();
+        }
+        headers.insert(header_b64.to_owned(), (algorithm, Arc::clone(key)));
+    }
+}
+
+/// A cache map, even if another thread panicked while holding it: every entry is complete.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl std::fmt::Debug for DpopVerifier {
@@ -330,22 +359,40 @@ impl DpopVerifier {
         now: NumericDate,
         replay: &dyn ReplayGuard,
     ) -> Result<VerifiedDpopProof, DpopError> {
-        // §4.3 items 1-5: one compact JWS, typed dpop+jwt, asymmetric alg, a public jwk.
+        // §4.3 items 1-5: one compact JWS, typed dpop+jwt, asymmetric alg, a public jwk. A
+        // header segment seen before in a verified proof passed all of them then; the rules
+        // that depend on this verifier's settings (size, alg allow-list) run every time.
         let options =
             ParseOptions::new(self.algorithms).with_max_len(self.max_len).with_header_jwk();
-        let jws = CompactJws::parse(proof, &options).map_err(DpopError::Jose)?;
-        if !jws.header().typ_is(urn::TYP_DPOP) {
-            return Err(DpopError::TypMismatch);
-        }
-        let jwk = jws.header().jwk().ok_or(DpopError::MissingJwk)?;
-        let key = self.keys.key(jwk, jws.header().algorithm()).map_err(DpopError::InvalidJwk)?;
+        let header_b64 = proof.split('.').next().unwrap_or_default();
+        let (body, key, known) = match self.keys.known_header(header_b64) {
+            Some((algorithm, key)) => {
+                let body = CompactJws::parse_after_known_header(proof, &options, algorithm)
+                    .map_err(DpopError::Jose)?;
+                (body, key, true)
+            }
+            None => {
+                let jws = CompactJws::parse(proof, &options).map_err(DpopError::Jose)?;
+                if !jws.header().typ_is(urn::TYP_DPOP) {
+                    return Err(DpopError::TypMismatch);
+                }
+                let jwk = jws.header().jwk().ok_or(DpopError::MissingJwk)?;
+                let algorithm = jws.header().algorithm();
+                let key = self.keys.key(jwk, algorithm).map_err(DpopError::InvalidJwk)?;
+                (jws.into_body(), key, false)
+            }
+        };
 
         // §4.3 item 6: the signature, with that key.
-        jws.verify_with(&key).map_err(DpopError::Jose)?;
+        body.verify_with(&key).map_err(DpopError::Jose)?;
+        if !known {
+            self.keys.remember_header(header_b64, key.algorithm(), &key);
+        }
 
-        let claims = crate::json::parse_object(jws.unverified_payload())
+        let claims = crate::json::parse_members(body.unverified_payload())
             .map_err(|_| DpopError::InvalidClaim("payload"))?;
-        let text = |name: &'static str| match claims.get(name) {
+        let claim = |name: &str| claims.iter().find(|(n, _)| n == name).map(|(_, value)| value);
+        let text = |name: &'static str| match claim(name) {
             Some(Value::String(value)) if !value.is_empty() => Ok(value.as_str()),
             _ => Err(DpopError::InvalidClaim(name)),
         };
@@ -361,16 +408,15 @@ impl DpopVerifier {
 
         // §4.3 item 10: a nonce, when the server gave one.
         if let Some(expected) = &self.nonce {
-            if claims.get("nonce").and_then(Value::as_str) != Some(expected.as_str()) {
+            if claim("nonce").and_then(Value::as_str) != Some(expected.as_str()) {
                 return Err(DpopError::NonceMismatch);
             }
         }
 
         // §4.3 item 11: created recently.
-        let issued_at =
-            claims.get("iat").ok_or(DpopError::InvalidClaim("iat")).and_then(|iat| {
-                NumericDate::from_json(iat).map_err(|_| DpopError::InvalidClaim("iat"))
-            })?;
+        let issued_at = claim("iat").ok_or(DpopError::InvalidClaim("iat")).and_then(|iat| {
+            NumericDate::from_json(iat).map_err(|_| DpopError::InvalidClaim("iat"))
+        })?;
         let too_old = now.seconds_since(issued_at).is_some_and(|age| age > self.max_age);
         if too_old || issued_at > now.saturating_add_seconds(self.leeway) {
             return Err(DpopError::IatOutOfWindow);
@@ -446,6 +492,11 @@ fn strip_query(uri: &str) -> &str {
 /// (case of scheme and host, default port, dot segments, empty path), ignoring query and
 /// fragment.
 fn same_target_uri(htu: &str, request_uri: &str) -> bool {
+    // The usual case: the client copied the endpoint exactly. One parse says whether it is a
+    // URI at all; normalising two equal strings cannot make them differ.
+    if htu == request_uri {
+        return url::Url::parse(htu).is_ok();
+    }
     let normalise = |text: &str| {
         url::Url::parse(text).ok().map(|mut url| {
             url.set_query(None);
@@ -473,6 +524,7 @@ mod tests {
         assert!(!same("https://as.example/token", "https://as.example:8443/token"));
         assert!(!same("https://as.example/token/", "https://as.example/token"));
         assert!(!same("not a uri", "not a uri"));
+        assert!(same("https://as.example/token", "https://as.example/token"));
         assert_eq!(strip_query("https://a.example/p?q=1#f"), "https://a.example/p");
     }
 }

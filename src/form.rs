@@ -116,7 +116,11 @@ fn decode(bytes: &[u8]) -> Cow<'_, str> {
             other => decoded.push(other),
         }
     }
-    Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())
+    // Valid UTF-8 (every real body) becomes the string without a second copy.
+    Cow::Owned(
+        String::from_utf8(decoded)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()),
+    )
 }
 
 fn hex(digit: &u8) -> Option<u8> {

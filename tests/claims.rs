@@ -301,6 +301,20 @@ fn full_claim_set_round_trips() {
 }
 
 #[test]
+fn act_is_written_member_by_member_in_a_fixed_order() {
+    let claims = parse(&full()).unwrap();
+    let act = claims.actor().unwrap();
+    let expected = concat!(
+        r#"{"sub":"agent-7","iss":"https://idp.example.com","sub_profile":"ai_agent","#,
+        r#""act":{"sub":"orchestrator","sub_profile":"service"}}"#
+    );
+    assert_eq!(serde_json::to_string(&act.to_value()).unwrap(), expected);
+    let json = claims.to_json();
+    assert!(json.contains(&format!(r#""act":{expected}"#)), "{json}");
+    assert!(json.contains(r#""aud":"https://as.expenses.example","#), "{json}");
+}
+
+#[test]
 fn array_shapes_round_trip() {
     assert_round_trip(&arrays());
 }

@@ -823,6 +823,93 @@ fn malformed_proofs_are_refused_as_jose_errors() {
     );
 }
 
+/// The verifier remembers the header of a verified proof by its exact text; a later proof with
+/// that header skips the header parse, and every other rule must still hold on that path.
+#[test]
+fn a_header_seen_before_still_gets_every_other_check() {
+    for algorithm in [Algorithm::Es256, Algorithm::Rs256, Algorithm::EdDsa] {
+        let verifier = DpopVerifier::new();
+        let guard = MemoryReplayGuard::new(100);
+        let key = new_key(algorithm);
+        let verify =
+            |proof: &str, uri: &str| verifier.verify(proof, "POST", uri, None, now(), &guard);
+        let first = assert_proof_ok(verify(
+            &proof(&key, "POST", AS_TOKEN_ENDPOINT, now()),
+            AS_TOKEN_ENDPOINT,
+        ));
+        let made = proof(&key, "POST", AS_TOKEN_ENDPOINT, now());
+        let header = made.split('.').next().unwrap().to_owned();
+        assert_eq!(header, first_header(&key), "the library writes one header per key");
+        let second = assert_proof_ok(verify(&made, AS_TOKEN_ENDPOINT));
+        assert_eq!(second.jkt(), first.jkt());
+        assert_eq!(second.jkt(), thumbprint(&key));
+
+        // Replayed, other method, other URI: the claims are checked as ever.
+        assert_proof_refused(verify(&made, AS_TOKEN_ENDPOINT), DpopError::Replayed);
+        let other_uri = proof(&key, "POST", IDP_TOKEN_ENDPOINT, now());
+        assert_proof_refused(verify(&other_uri, AS_TOKEN_ENDPOINT), DpopError::HtuMismatch);
+
+        // The signature is checked: another key's signature under this header, and a payload
+        // the signature does not cover.
+        let intruder = new_key(algorithm);
+        let input =
+            format!("{header}.{}", b64(proof_claims("POST", AS_TOKEN_ENDPOINT).to_string()));
+        let forged = format!("{input}.{}", b64(intruder.sign(input.as_bytes()).unwrap()));
+        assert_proof_refused(
+            verify(&forged, AS_TOKEN_ENDPOINT),
+            DpopError::Jose(JoseError::SignatureInvalid),
+        );
+        let fresh = proof(&key, "POST", AS_TOKEN_ENDPOINT, now());
+        let parts: Vec<&str> = fresh.split('.').collect();
+        let swapped = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(proof_claims("POST", AS_TOKEN_ENDPOINT).to_string()),
+            parts[2]
+        );
+        assert_proof_refused(
+            verify(&swapped, AS_TOKEN_ENDPOINT),
+            DpopError::Jose(JoseError::SignatureInvalid),
+        );
+
+        // Structure, size and signature length, in the order of a full parse.
+        let cases = [
+            (format!("{header}.{}", parts[1]), JoseError::SegmentCount),
+            (format!("{header}.{}.{}.x", parts[1], parts[2]), JoseError::SegmentCount),
+            (format!("{header}.e30=.{}", parts[2]), JoseError::Base64),
+            (format!("{header}.{}.{}=", parts[1], parts[2]), JoseError::Base64),
+            (format!("{header}.{}.{}", "a".repeat(9_000), parts[2]), JoseError::TooLarge),
+        ];
+        for (text, error) in cases {
+            assert_proof_refused(verify(&text, AS_TOKEN_ENDPOINT), DpopError::Jose(error));
+        }
+        let short = format!("{}.{}.{}", parts[0], parts[1], b64([7u8; 10]));
+        // RS256 has no fixed length, but the key's modulus fixes it.
+        assert_proof_refused(
+            verify(&short, AS_TOKEN_ENDPOINT),
+            DpopError::Jose(JoseError::SignatureLength),
+        );
+
+        // A clone shares what it has seen, but its own allow-list still decides.
+        let others: Vec<Algorithm> = [Algorithm::Es256, Algorithm::Rs256, Algorithm::EdDsa]
+            .into_iter()
+            .filter(|other| *other != algorithm)
+            .collect();
+        let narrow = verifier.clone().with_algorithms(AlgorithmSet::only(&others));
+        let again = proof(&key, "POST", AS_TOKEN_ENDPOINT, now());
+        assert_proof_refused(
+            narrow.verify(&again, "POST", AS_TOKEN_ENDPOINT, None, now(), &guard),
+            DpopError::Jose(JoseError::AlgorithmNotAllowed),
+        );
+        assert_proof_ok(verify(&again, AS_TOKEN_ENDPOINT));
+    }
+}
+
+/// The header segment the library writes for `key`'s proofs.
+fn first_header(key: &SigningKey) -> String {
+    proof(key, "POST", AS_TOKEN_ENDPOINT, now()).split('.').next().unwrap().to_owned()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Proofs: the request (htm, htu)
 // ---------------------------------------------------------------------------------------------

@@ -134,6 +134,21 @@ pub(crate) struct IdTokenRules<'a> {
     pub(crate) max_len: usize,
 }
 
+/// The ID token claims [`validate_id_token`] reads, as found.
+#[derive(Default)]
+struct IdTokenSlots {
+    iss: Option<Value>,
+    sub: Option<Value>,
+    aud: Option<Value>,
+    azp: Option<Value>,
+    exp: Option<Value>,
+    iat: Option<Value>,
+    nbf: Option<Value>,
+    auth_time: Option<Value>,
+    acr: Option<Value>,
+    amr: Option<Value>,
+}
+
 /// Validate an ID token as a subject token (draft §4.3.1, OpenID Connect Core §3.1.3.7).
 pub(crate) fn validate_id_token(
     token: &str,
@@ -151,29 +166,49 @@ pub(crate) fn validate_id_token(
     }
     jws.verify_with_key_set(rules.keys).map_err(DenyReason::SubjectTokenJose)?;
 
-    let mut members = crate::json::parse_object(jws.unverified_payload())
+    let members = crate::json::parse_members(jws.unverified_payload())
         .map_err(|error| DenyReason::SubjectTokenClaims(ClaimsError::from_json(error)))?;
     // An untyped JWT signed with the same keys could be something else: RFC 9068 access tokens
     // and ID-JAGs always carry `client_id`, which an ID token never does.
-    if members.contains_key("client_id") {
+    if members.iter().any(|(name, _)| name == "client_id") {
         return Err(DenyReason::SubjectTokenTypeConfusion);
     }
+    // One pass moves each claim read here into its slot (names are unique: the parser refused
+    // repeats); the claims are then checked in a fixed order, whatever the document's.
+    let mut slots = IdTokenSlots::default();
+    for (name, value) in members {
+        let slot = match name.as_ref() {
+            "iss" => &mut slots.iss,
+            "sub" => &mut slots.sub,
+            "aud" => &mut slots.aud,
+            "azp" => &mut slots.azp,
+            "exp" => &mut slots.exp,
+            "iat" => &mut slots.iat,
+            "nbf" => &mut slots.nbf,
+            "auth_time" => &mut slots.auth_time,
+            "acr" => &mut slots.acr,
+            "amr" => &mut slots.amr,
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
     let claims_error = DenyReason::SubjectTokenClaims;
-    let issuer = claims::required_string(&mut members, "iss").map_err(claims_error)?;
-    let subject = claims::required_string(&mut members, "sub").map_err(claims_error)?;
-    let audience = members.shift_remove("aud").ok_or(ClaimsError::Missing("aud"));
+    let issuer = claims::required_string(slots.iss, "iss").map_err(claims_error)?;
+    let subject = claims::required_string(slots.sub, "sub").map_err(claims_error)?;
+    let audience = slots.aud.ok_or(ClaimsError::Missing("aud"));
     let audience = OneOrMany::from_value(audience.map_err(claims_error)?, "aud");
     let audience = audience.map_err(claims_error)?;
-    let authorized_party = claims::optional_string(&mut members, "azp").map_err(claims_error)?;
-    let expires_at = claims::optional_date(&mut members, "exp").map_err(claims_error)?;
+    let authorized_party = claims::optional_string(slots.azp, "azp").map_err(claims_error)?;
+    let expires_at = claims::optional_date(slots.exp.as_ref(), "exp").map_err(claims_error)?;
     let expires_at =
         expires_at.ok_or(DenyReason::SubjectTokenClaims(ClaimsError::Missing("exp")))?;
-    let issued_at = claims::optional_date(&mut members, "iat").map_err(claims_error)?;
+    let issued_at = claims::optional_date(slots.iat.as_ref(), "iat").map_err(claims_error)?;
     let issued_at = issued_at.ok_or(DenyReason::SubjectTokenClaims(ClaimsError::Missing("iat")))?;
-    let not_before = claims::optional_date(&mut members, "nbf").map_err(claims_error)?;
-    let auth_time = claims::optional_date(&mut members, "auth_time").map_err(claims_error)?;
-    let acr = claims::optional_string(&mut members, "acr").map_err(claims_error)?;
-    let amr = match members.shift_remove("amr") {
+    let not_before = claims::optional_date(slots.nbf.as_ref(), "nbf").map_err(claims_error)?;
+    let auth_time =
+        claims::optional_date(slots.auth_time.as_ref(), "auth_time").map_err(claims_error)?;
+    let acr = claims::optional_string(slots.acr, "acr").map_err(claims_error)?;
+    let amr = match slots.amr {
         None => None,
         Some(Value::Array(items)) => Some(
             items

@@ -220,6 +220,48 @@ impl<'a> CompactJws<'a> {
         Ok(Self { signing_input, header, payload, signature })
     }
 
+    /// For a caller that parsed and checked this token's exact header segment before and kept
+    /// its `alg` (the DPoP verifier, for a client key it has seen): the rules of
+    /// [`CompactJws::parse`] that do not depend on the header's content, in the same order
+    /// (size cap, segments, canonical base64url, `alg` allowed, signature length), without
+    /// decoding and parsing the header again.
+    pub(crate) fn parse_after_known_header(
+        token: &'a str,
+        options: &ParseOptions,
+        algorithm: Algorithm,
+    ) -> Result<JwsBody<'a>, JoseError> {
+        if token.len() > options.max_len {
+            return Err(JoseError::TooLarge);
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (segments.next(), segments.next(), segments.next(), segments.next())
+        else {
+            return Err(JoseError::SegmentCount);
+        };
+        let payload = b64_decode(payload_b64).ok_or(JoseError::Base64)?;
+        let signature = b64_decode(signature_b64).ok_or(JoseError::Base64)?;
+        if !options.allowed.contains(algorithm) {
+            return Err(JoseError::AlgorithmNotAllowed);
+        }
+        if algorithm.fixed_signature_len().is_some_and(|expected| signature.len() != expected) {
+            return Err(JoseError::SignatureLength);
+        }
+        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+        let signing_input = token.get(..signing_input_len).ok_or(JoseError::SegmentCount)?;
+        Ok(JwsBody { signing_input, algorithm, payload, signature })
+    }
+
+    /// Keep what follows the header: signing input, payload and signature.
+    pub(crate) fn into_body(self) -> JwsBody<'a> {
+        JwsBody {
+            signing_input: self.signing_input,
+            algorithm: self.header.algorithm,
+            payload: self.payload,
+            signature: self.signature,
+        }
+    }
+
     /// The protected header.
     pub fn header(&self) -> &JwsHeader {
         &self.header
@@ -261,6 +303,27 @@ impl<'a> CompactJws<'a> {
     }
 }
 
+/// A compact JWS past its header: what the signature covers, what it says, and the signature.
+/// The payload is unverified until [`JwsBody::verify_with`] succeeds.
+pub(crate) struct JwsBody<'a> {
+    signing_input: &'a str,
+    algorithm: Algorithm,
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl JwsBody<'_> {
+    /// Verify with this key; its algorithm must be the header's `alg`.
+    pub(crate) fn verify_with(&self, key: &VerificationKey) -> Result<(), JoseError> {
+        verify_signature(key, self.algorithm, self.signing_input.as_bytes(), &self.signature)
+    }
+
+    /// The decoded payload. Unverified until [`JwsBody::verify_with`] has succeeded.
+    pub(crate) fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
 impl std::fmt::Debug for CompactJws<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The token may be a bearer credential: show the header only.
@@ -275,28 +338,48 @@ pub fn sign_compact(
     typ: Option<&str>,
     payload: &[u8],
 ) -> Result<String, JoseError> {
-    sign_compact_with(signer, typ, Map::new(), payload)
+    sign_compact_with(signer, typ, None, payload)
 }
 
-/// [`sign_compact`] with more header members after `alg`, `typ` and `kid` (a DPoP proof's
-/// `jwk`).
+/// The header [`sign_compact_with`] writes, serialized member by member in a fixed order: no
+/// map to build, no hashing.
+struct SigningHeader<'a> {
+    algorithm: Algorithm,
+    typ: Option<&'a str>,
+    kid: Option<&'a str>,
+    jwk: Option<&'a Map<String, Value>>,
+}
+
+impl serde::Serialize for SigningHeader<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("alg", self.algorithm.name())?;
+        if let Some(typ) = self.typ {
+            map.serialize_entry("typ", typ)?;
+        }
+        if let Some(kid) = self.kid {
+            map.serialize_entry("kid", kid)?;
+        }
+        if let Some(jwk) = self.jwk {
+            map.serialize_entry("jwk", jwk)?;
+        }
+        map.end()
+    }
+}
+
+/// [`sign_compact`] with a `jwk` header member after `alg`, `typ` and `kid` (a DPoP proof's
+/// public key).
 pub(crate) fn sign_compact_with(
     signer: &dyn Signer,
     typ: Option<&str>,
-    extra: Map<String, Value>,
+    jwk: Option<&Map<String, Value>>,
     payload: &[u8],
 ) -> Result<String, JoseError> {
-    let mut header = Map::new();
-    header.insert("alg".to_owned(), Value::String(signer.algorithm().name().to_owned()));
-    if let Some(typ) = typ {
-        header.insert("typ".to_owned(), Value::String(typ.to_owned()));
-    }
-    if let Some(kid) = signer.key_id() {
-        header.insert("kid".to_owned(), Value::String(kid.to_owned()));
-    }
-    header.extend(extra);
-    let header = Value::Object(header).to_string();
-    let mut token = b64_encode(header.as_bytes());
+    let header = SigningHeader { algorithm: signer.algorithm(), typ, kid: signer.key_id(), jwk };
+    // Strings and a map of JSON values always serialize.
+    let header = serde_json::to_vec(&header).map_err(|_| JoseError::SigningFailed)?;
+    let mut token = b64_encode(&header);
     token.push('.');
     token.push_str(&b64_encode(payload));
     let signature = signer.sign(token.as_bytes())?;

@@ -216,10 +216,12 @@ impl VerifiedDpopProof {
 
 /// Checks DPoP proofs (RFC 9449 §4.3) for an IdP, a resource AS or a resource server.
 ///
-/// A client proves with the same key request after request, so the OpenSSL key object built
-/// from a proof's `jwk` is kept, bounded, by algorithm and RFC 7638 thumbprint. Every proof's
-/// `jwk` is still vetted in full (private members, `use`, `key_ops`, sizes); only the
-/// construction of an identical key is skipped. Clones share the cache.
+/// A client proves with the same key request after request, so the verifier keeps, bounded,
+/// the OpenSSL key object built from a proof's `jwk` (by the exact text of its key material),
+/// and the `alg` and key of each header segment whose proof verified (by the segment's exact
+/// text). A header seen before is not decoded, parsed and vetted again, since it is a pure
+/// function of its text; the size cap, segments, base64url, this verifier's allow-list, the
+/// signature and every claim are checked on every proof. Clones share the caches.
 #[derive(Clone)]
 pub struct DpopVerifier {
     algorithms: AlgorithmSet,

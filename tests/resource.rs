@@ -655,6 +655,8 @@ fn issuer_configured_disabled_from_the_start_is_refused() {
 fn own_issuer_is_refused_unless_crossing_a_trust_domain() {
     for crosses in [false, true] {
         let fx = Fixture::new();
+        // The server knows its own issuer identifier: the one the self-issued check compares.
+        assert_eq!(fx.server.config().issuer(), AS_ISSUER);
         fx.issuers.insert(
             TrustedIssuer::new(AS_ISSUER, single_key_set(&fx.key))
                 .with_crossing_trust_domain(crosses),

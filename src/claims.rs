@@ -24,6 +24,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
@@ -705,85 +707,14 @@ impl IdJagClaims {
 
     /// Parse a claim set from JSON, strictly: one object, no repeated member at any depth,
     /// every required claim present, every claim of its registered type. A claim of the wrong
-    /// type (`null` included) is an error, never "absent".
+    /// type (`null` included) is an error, never "absent". Refusals come in this order: the
+    /// JSON itself (repeated names, syntax, not an object), then the first mistyped or
+    /// malformed claim in document order, then the first missing required claim.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ClaimsError> {
-        let members = json::parse_members(bytes).map_err(ClaimsError::from_json)?;
-        Self::from_members(members)
-    }
-
-    /// One pass over the members, in document order, each moved into its typed slot.
-    fn from_members(members: json::Members<'_>) -> Result<Self, ClaimsError> {
+        // One pass: each member is typed into its slot as the parser reads it.
         let mut claims = PartialClaims::default();
-        for (name, value) in members {
-            match name.as_ref() {
-                "iss" => claims.iss = Some(string_value(value, "iss")?),
-                "sub" => claims.sub = Some(string_value(value, "sub")?),
-                "aud" => claims.aud = Some(OneOrMany::from_value(value, "aud")?),
-                "client_id" => claims.client_id = Some(string_value(value, "client_id")?),
-                "jti" => claims.jti = Some(string_value(value, "jti")?),
-                "exp" => claims.exp = Some(date_value(&value, "exp")?),
-                "iat" => claims.iat = Some(date_value(&value, "iat")?),
-                "nbf" => claims.nbf = Some(date_value(&value, "nbf")?),
-                "resource" => claims.resource = Some(OneOrMany::from_value(value, "resource")?),
-                "scope" => {
-                    let text = string_value(value, "scope")?;
-                    claims.scope = Some(Scope::parse(&text).map_err(ClaimsError::InvalidScope)?);
-                }
-                "authorization_details" => {
-                    let Value::Array(items) = value else {
-                        return Err(ClaimsError::WrongType("authorization_details"));
-                    };
-                    let details = items.into_iter().map(AuthorizationDetail::from_value);
-                    claims.authorization_details = Some(details.collect::<Result<_, _>>()?);
-                }
-                "act" => claims.act = Some(Actor::from_value(value)?),
-                "tenant" => claims.tenant = Some(string_value(value, "tenant")?),
-                "auth_time" => claims.auth_time = Some(date_value(&value, "auth_time")?),
-                "acr" => claims.acr = Some(string_value(value, "acr")?),
-                "amr" => {
-                    let Value::Array(items) = value else {
-                        return Err(ClaimsError::WrongType("amr"));
-                    };
-                    let methods = items.into_iter().map(|item| match item {
-                        Value::String(method) => Ok(method),
-                        _ => Err(ClaimsError::WrongType("amr")),
-                    });
-                    claims.amr = Some(methods.collect::<Result<_, _>>()?);
-                }
-                "aud_tenant" => claims.aud_tenant = Some(string_value(value, "aud_tenant")?),
-                "aud_sub" => claims.aud_sub = Some(string_value(value, "aud_sub")?),
-                "email" => claims.email = Some(string_value(value, "email")?),
-                "sub_id" => claims.sub_id = Some(SubjectIdentifier::from_value(value)?),
-                "cnf" => claims.cnf = Some(Confirmation::from_value(value)?),
-                _ => {
-                    claims.extra.insert(name.into_owned(), value);
-                }
-            }
-        }
-        Ok(IdJagClaims {
-            iss: claims.iss.ok_or(ClaimsError::Missing("iss"))?,
-            sub: claims.sub.ok_or(ClaimsError::Missing("sub"))?,
-            aud: claims.aud.ok_or(ClaimsError::Missing("aud"))?,
-            client_id: claims.client_id.ok_or(ClaimsError::Missing("client_id"))?,
-            jti: claims.jti.ok_or(ClaimsError::Missing("jti"))?,
-            exp: claims.exp.ok_or(ClaimsError::Missing("exp"))?,
-            iat: claims.iat.ok_or(ClaimsError::Missing("iat"))?,
-            nbf: claims.nbf,
-            resource: claims.resource,
-            scope: claims.scope,
-            authorization_details: claims.authorization_details,
-            act: claims.act,
-            tenant: claims.tenant,
-            auth_time: claims.auth_time,
-            acr: claims.acr,
-            amr: claims.amr,
-            aud_tenant: claims.aud_tenant,
-            aud_sub: claims.aud_sub,
-            email: claims.email,
-            sub_id: claims.sub_id,
-            cnf: claims.cnf,
-            extra: claims.extra,
-        })
+        json::parse_object_into(bytes, &mut claims).map_err(ClaimsError::from_json)?;
+        claims.finish()
     }
 
     /// Bind to a DPoP key (draft §9.8): `cnf.jkt`.
@@ -984,6 +915,188 @@ struct PartialClaims {
     sub_id: Option<SubjectIdentifier>,
     cnf: Option<Confirmation>,
     extra: Map<String, Value>,
+    /// The registered claims met so far, one bit per [`Registered`] claim.
+    seen: u32,
+    /// The first mistyped or malformed claim, in document order.
+    error: Option<ClaimsError>,
+}
+
+/// The claims this crate types (the names of [`REGISTERED`]), for [`PartialClaims`].
+#[derive(Clone, Copy)]
+enum Registered {
+    Iss,
+    Sub,
+    Aud,
+    ClientId,
+    Jti,
+    Exp,
+    Iat,
+    Nbf,
+    Resource,
+    Scope,
+    AuthorizationDetails,
+    Act,
+    Tenant,
+    AuthTime,
+    Acr,
+    Amr,
+    AudTenant,
+    AudSub,
+    Email,
+    SubId,
+    Cnf,
+}
+
+impl Registered {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "iss" => Registered::Iss,
+            "sub" => Registered::Sub,
+            "aud" => Registered::Aud,
+            "client_id" => Registered::ClientId,
+            "jti" => Registered::Jti,
+            "exp" => Registered::Exp,
+            "iat" => Registered::Iat,
+            "nbf" => Registered::Nbf,
+            "resource" => Registered::Resource,
+            "scope" => Registered::Scope,
+            "authorization_details" => Registered::AuthorizationDetails,
+            "act" => Registered::Act,
+            "tenant" => Registered::Tenant,
+            "auth_time" => Registered::AuthTime,
+            "acr" => Registered::Acr,
+            "amr" => Registered::Amr,
+            "aud_tenant" => Registered::AudTenant,
+            "aud_sub" => Registered::AudSub,
+            "email" => Registered::Email,
+            "sub_id" => Registered::SubId,
+            "cnf" => Registered::Cnf,
+            _ => return None,
+        })
+    }
+
+    /// Its bit in [`PartialClaims::seen`]: 21 claims, 32 bits.
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// A member's name as [`PartialClaims`] took it.
+enum ClaimName {
+    Registered(Registered),
+    Extra(String),
+}
+
+impl<'de> json::MemberSink<'de> for PartialClaims {
+    type Name = ClaimName;
+
+    fn name(&mut self, name: Cow<'de, str>) -> Option<ClaimName> {
+        match Registered::from_name(&name) {
+            Some(claim) if self.seen & claim.bit() != 0 => None,
+            Some(claim) => {
+                self.seen |= claim.bit();
+                Some(ClaimName::Registered(claim))
+            }
+            None if self.extra.contains_key(name.as_ref()) => None,
+            None => Some(ClaimName::Extra(name.into_owned())),
+        }
+    }
+
+    fn value(&mut self, name: ClaimName, value: Value) {
+        match name {
+            // Kept even after a refusal, so that a later repeat of the name is still found.
+            ClaimName::Extra(name) => {
+                self.extra.insert(name, value);
+            }
+            ClaimName::Registered(_) if self.error.is_some() => {}
+            ClaimName::Registered(claim) => {
+                if let Err(error) = self.put(claim, value) {
+                    self.error = Some(error);
+                }
+            }
+        }
+    }
+}
+
+impl PartialClaims {
+    /// Type one registered claim into its slot.
+    fn put(&mut self, claim: Registered, value: Value) -> Result<(), ClaimsError> {
+        match claim {
+            Registered::Iss => self.iss = Some(string_value(value, "iss")?),
+            Registered::Sub => self.sub = Some(string_value(value, "sub")?),
+            Registered::Aud => self.aud = Some(OneOrMany::from_value(value, "aud")?),
+            Registered::ClientId => self.client_id = Some(string_value(value, "client_id")?),
+            Registered::Jti => self.jti = Some(string_value(value, "jti")?),
+            Registered::Exp => self.exp = Some(date_value(&value, "exp")?),
+            Registered::Iat => self.iat = Some(date_value(&value, "iat")?),
+            Registered::Nbf => self.nbf = Some(date_value(&value, "nbf")?),
+            Registered::Resource => {
+                self.resource = Some(OneOrMany::from_value(value, "resource")?);
+            }
+            Registered::Scope => {
+                let text = string_value(value, "scope")?;
+                self.scope = Some(Scope::parse(&text).map_err(ClaimsError::InvalidScope)?);
+            }
+            Registered::AuthorizationDetails => {
+                let Value::Array(items) = value else {
+                    return Err(ClaimsError::WrongType("authorization_details"));
+                };
+                let details = items.into_iter().map(AuthorizationDetail::from_value);
+                self.authorization_details = Some(details.collect::<Result<_, _>>()?);
+            }
+            Registered::Act => self.act = Some(Actor::from_value(value)?),
+            Registered::Tenant => self.tenant = Some(string_value(value, "tenant")?),
+            Registered::AuthTime => self.auth_time = Some(date_value(&value, "auth_time")?),
+            Registered::Acr => self.acr = Some(string_value(value, "acr")?),
+            Registered::Amr => {
+                let Value::Array(items) = value else {
+                    return Err(ClaimsError::WrongType("amr"));
+                };
+                let methods = items.into_iter().map(|item| match item {
+                    Value::String(method) => Ok(method),
+                    _ => Err(ClaimsError::WrongType("amr")),
+                });
+                self.amr = Some(methods.collect::<Result<_, _>>()?);
+            }
+            Registered::AudTenant => self.aud_tenant = Some(string_value(value, "aud_tenant")?),
+            Registered::AudSub => self.aud_sub = Some(string_value(value, "aud_sub")?),
+            Registered::Email => self.email = Some(string_value(value, "email")?),
+            Registered::SubId => self.sub_id = Some(SubjectIdentifier::from_value(value)?),
+            Registered::Cnf => self.cnf = Some(Confirmation::from_value(value)?),
+        }
+        Ok(())
+    }
+
+    /// The claim set, or the first refusal: a mistyped claim, then a missing required one.
+    fn finish(self) -> Result<IdJagClaims, ClaimsError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        Ok(IdJagClaims {
+            iss: self.iss.ok_or(ClaimsError::Missing("iss"))?,
+            sub: self.sub.ok_or(ClaimsError::Missing("sub"))?,
+            aud: self.aud.ok_or(ClaimsError::Missing("aud"))?,
+            client_id: self.client_id.ok_or(ClaimsError::Missing("client_id"))?,
+            jti: self.jti.ok_or(ClaimsError::Missing("jti"))?,
+            exp: self.exp.ok_or(ClaimsError::Missing("exp"))?,
+            iat: self.iat.ok_or(ClaimsError::Missing("iat"))?,
+            nbf: self.nbf,
+            resource: self.resource,
+            scope: self.scope,
+            authorization_details: self.authorization_details,
+            act: self.act,
+            tenant: self.tenant,
+            auth_time: self.auth_time,
+            acr: self.acr,
+            amr: self.amr,
+            aud_tenant: self.aud_tenant,
+            aud_sub: self.aud_sub,
+            email: self.email,
+            sub_id: self.sub_id,
+            cnf: self.cnf,
+            extra: self.extra,
+        })
+    }
 }
 
 /// A string claim: non-empty, and a string (`null` is the wrong type, never "absent").

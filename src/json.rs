@@ -60,6 +60,67 @@ pub(crate) fn parse_members(bytes: &[u8]) -> Result<Members<'_>, JsonError> {
     Ok(members)
 }
 
+/// Where [`parse_object_into`] hands the members of the top-level object, in document order.
+///
+/// The sink does the repeated-name check at the top level (it knows which names it has
+/// taken); nested objects are checked by the parser, as everywhere in this module.
+pub(crate) trait MemberSink<'de> {
+    /// What the sink makes of a member's name.
+    type Name;
+
+    /// Note a member's name: `None` when an earlier member had the same name (refused).
+    fn name(&mut self, name: Cow<'de, str>) -> Option<Self::Name>;
+
+    /// Take the value of the member just named.
+    fn value(&mut self, name: Self::Name, value: Value);
+}
+
+/// Parse `bytes` as one JSON object, handing each member to `sink` as it is read: no list of
+/// members is built. Refusals and their precedence are those of [`parse_members`]: a repeated
+/// name at any depth, then syntax (trailing bytes included), then a value that is no object.
+pub(crate) fn parse_object_into<'de, S: MemberSink<'de>>(
+    bytes: &'de [u8],
+    sink: &mut S,
+) -> Result<(), JsonError> {
+    let duplicate = Cell::new(false);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer.deserialize_any(SinkVisitor { duplicate: &duplicate, sink }).map_err(|error| {
+        if duplicate.get() {
+            JsonError::DuplicateMember
+        } else if error.is_data() {
+            JsonError::NotAnObject
+        } else {
+            JsonError::Syntax
+        }
+    })?;
+    deserializer.end().map_err(|_| JsonError::Syntax)
+}
+
+struct SinkVisitor<'a, S> {
+    duplicate: &'a Cell<bool>,
+    sink: &'a mut S,
+}
+
+impl<'de, S: MemberSink<'de>> Visitor<'de> for SinkVisitor<'_, S> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<(), A::Error> {
+        while let Some(name) = access.next_key_seed(NameSeed)? {
+            let Some(name) = self.sink.name(name) else {
+                self.duplicate.set(true);
+                return Err(A::Error::custom("duplicate member name"));
+            };
+            let value = access.next_value_seed(StrictSeed(self.duplicate))?;
+            self.sink.value(name, value);
+        }
+        Ok(())
+    }
+}
+
 /// Beyond this many members the repeated-name check uses a hash set instead of a scan.
 const SCAN_LIMIT: usize = 32;
 

@@ -547,6 +547,49 @@ fn duplicate_top_level_sub_is_refused() {
 }
 
 #[test]
+fn repeated_names_are_refused_whatever_else_is_wrong() {
+    let required = r#""iss":"i","sub":"s","aud":"a","client_id":"c","jti":"j","exp":1764000300,"iat":1764000000"#;
+    let refused = |members: &str| IdJagClaims::from_json(format!("{{{members}}}").as_bytes());
+    // An unknown claim repeated, at the top level.
+    assert_eq!(refused(&format!(r#"{required},"x":1,"x":2"#)), Err(ClaimsError::DuplicateMember));
+    // A registered name spelled with an escape is the same name.
+    assert_eq!(refused(&format!(r#"{required},"iss":"j""#)), Err(ClaimsError::DuplicateMember));
+    // A repeat after a mistyped claim: the repeat is what is reported.
+    assert_eq!(refused(r#""iss":5,"iss":"i""#), Err(ClaimsError::DuplicateMember));
+    assert_eq!(refused(r#""iss":5,"x":1,"x":2"#), Err(ClaimsError::DuplicateMember));
+    // Past thirty-two members, repeats of either kind are still found.
+    let many: String = (0..100).map(|i| format!(r#","m{i}":{i}"#)).collect();
+    assert_eq!(refused(&format!("{required}{many},\"m7\":0")), Err(ClaimsError::DuplicateMember));
+    assert_eq!(
+        refused(&format!("{required}{many},\"jti\":\"k\"")),
+        Err(ClaimsError::DuplicateMember)
+    );
+    assert_eq!(refused(&format!("{required}{many}")).unwrap().extra_claims().len(), 100);
+}
+
+#[test]
+fn refusals_come_json_first_then_the_first_bad_claim_then_missing_ones() {
+    let refused = |text: &str| IdJagClaims::from_json(text.as_bytes()).unwrap_err();
+    // Broken JSON after a mistyped claim: the JSON is what is reported.
+    assert_eq!(refused(r#"{"iss":5,"sub":}"#), ClaimsError::NotJson);
+    assert_eq!(refused(r#"{"iss":5} x"#), ClaimsError::NotJson);
+    // The first bad claim in document order, not in the order of the required list.
+    assert_eq!(
+        refused(r#"{"exp":"soon","iss":5}"#),
+        ClaimsError::InvalidDate { claim: "exp", error: NumericDateError::NotANumber }
+    );
+    assert_eq!(refused(r#"{"iss":5,"exp":"soon"}"#), ClaimsError::WrongType("iss"));
+    assert_eq!(
+        refused(r#"{"x":1,"scope":"a  b","sub":""}"#),
+        ClaimsError::InvalidScope(ScopeError::EmptyToken)
+    );
+    // A bad claim before a missing one; the missing ones in the order of the required list.
+    assert_eq!(refused(r#"{"sub":null}"#), ClaimsError::WrongType("sub"));
+    assert_eq!(refused(r#"{"jti":"j","sub":"s"}"#), ClaimsError::Missing("iss"));
+    assert_eq!(refused(r#"{"iss":"i","jti":"j"}"#), ClaimsError::Missing("sub"));
+}
+
+#[test]
 fn duplicate_member_inside_act_is_refused() {
     let text = r#"{"iss":"i","sub":"s","aud":"a","client_id":"c","jti":"j",
         "exp":1764000300,"iat":1764000000,"act":{"sub":"agent","act":{"sub":"x","sub":"y"}}}"#;

@@ -45,19 +45,10 @@ pub(crate) type Members<'a> = Vec<(Cow<'a, str>, Value)>;
 
 /// Parse `bytes` as one JSON object into its [`Members`].
 pub(crate) fn parse_members(bytes: &[u8]) -> Result<Members<'_>, JsonError> {
-    let duplicate = Cell::new(false);
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let members = deserializer.deserialize_any(MembersVisitor(&duplicate)).map_err(|error| {
-        if duplicate.get() {
-            JsonError::DuplicateMember
-        } else if error.is_data() {
-            JsonError::NotAnObject
-        } else {
-            JsonError::Syntax
-        }
-    })?;
-    deserializer.end().map_err(|_| JsonError::Syntax)?;
-    Ok(members)
+    // Sized for an ID-JAG's claims, so the list rarely grows.
+    let mut sink = MembersSink { members: Vec::with_capacity(16), seen: None };
+    parse_object_into(bytes, &mut sink)?;
+    Ok(sink.members)
 }
 
 /// Where [`parse_object_into`] hands the members of the top-level object, in document order.
@@ -75,9 +66,10 @@ pub(crate) trait MemberSink<'de> {
     fn value(&mut self, name: Self::Name, value: Value);
 }
 
-/// Parse `bytes` as one JSON object, handing each member to `sink` as it is read: no list of
-/// members is built. Refusals and their precedence are those of [`parse_members`]: a repeated
-/// name at any depth, then syntax (trailing bytes included), then a value that is no object.
+/// Parse `bytes` as one JSON object, handing each member to `sink` as it is read (no list of
+/// members is built unless the sink builds one). Refusals come in stream order: a repeated
+/// name at any depth or a syntax error, whichever the parser meets first; then trailing bytes;
+/// a value that is no object is refused before anything is read from it.
 pub(crate) fn parse_object_into<'de, S: MemberSink<'de>>(
     bytes: &'de [u8],
     sink: &mut S,
@@ -124,37 +116,33 @@ impl<'de, S: MemberSink<'de>> Visitor<'de> for SinkVisitor<'_, S> {
 /// Beyond this many members the repeated-name check uses a hash set instead of a scan.
 const SCAN_LIMIT: usize = 32;
 
-struct MembersVisitor<'a>(&'a Cell<bool>);
+/// Collects [`Members`]: no hashing for the few members of a token, a set past
+/// [`SCAN_LIMIT`] so that a huge object costs linear time.
+struct MembersSink<'de> {
+    members: Members<'de>,
+    seen: Option<std::collections::HashSet<String>>,
+}
 
-impl<'de> Visitor<'de> for MembersVisitor<'_> {
-    type Value = Members<'de>;
+impl<'de> MemberSink<'de> for MembersSink<'de> {
+    type Name = Cow<'de, str>;
 
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("a JSON object")
+    fn name(&mut self, name: Cow<'de, str>) -> Option<Cow<'de, str>> {
+        let repeated = match &mut self.seen {
+            Some(seen) => !seen.insert(name.to_string()),
+            None => self.members.iter().any(|(existing, _)| *existing == name),
+        };
+        if repeated {
+            return None;
+        }
+        if self.seen.is_none() && self.members.len() >= SCAN_LIMIT {
+            let names = self.members.iter().map(|(n, _)| n.to_string());
+            self.seen = Some(names.chain([name.to_string()]).collect());
+        }
+        Some(name)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Members<'de>, A::Error> {
-        // Sized for an ID-JAG's claims, so the list rarely grows.
-        let mut members: Members<'de> = Vec::with_capacity(16);
-        let mut seen: Option<std::collections::HashSet<String>> = None;
-        while let Some(name) = access.next_key_seed(NameSeed)? {
-            let repeated = match &mut seen {
-                Some(seen) => !seen.insert(name.to_string()),
-                None => members.iter().any(|(existing, _)| *existing == name),
-            };
-            if repeated {
-                self.0.set(true);
-                return Err(A::Error::custom("duplicate member name"));
-            }
-            if seen.is_none() && members.len() >= SCAN_LIMIT {
-                seen = Some(
-                    members.iter().map(|(n, _)| n.to_string()).chain([name.to_string()]).collect(),
-                );
-            }
-            let value = access.next_value_seed(StrictSeed(self.0))?;
-            members.push((name, value));
-        }
-        Ok(members)
+    fn value(&mut self, name: Cow<'de, str>, value: Value) {
+        self.members.push((name, value));
     }
 }
 

@@ -1532,3 +1532,63 @@ fn jwks_documents_over_one_mebibyte_are_refused_unread() {
     let document = format!("{{\"keys\":[]{}}}", " ".repeat(KeySet::MAX_JWKS_LEN - 20));
     assert!(KeySet::from_jwks(document.as_bytes()).unwrap().keys.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accessors, formatting and defaults (each once found unchecked by mutation testing)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn algorithms_display_and_sets_debug_by_name() {
+    for algorithm in Algorithm::ALL {
+        assert_eq!(algorithm.to_string(), algorithm.name());
+    }
+    let set = AlgorithmSet::only(&[Algorithm::EdDsa, Algorithm::Rs256]);
+    assert_eq!(format!("{set:?}"), r#"{"RS256", "EdDSA"}"#);
+    assert_eq!(format!("{:?}", AlgorithmSet::only(&[])), "{}");
+}
+
+#[test]
+fn algorithm_sets_are_unions_and_know_when_they_are_empty() {
+    // Naming an algorithm twice allows it, once.
+    let twice = AlgorithmSet::only(&[Algorithm::Es256, Algorithm::Es256]);
+    assert!(twice.contains(Algorithm::Es256));
+    assert_eq!(twice.iter().collect::<Vec<_>>(), [Algorithm::Es256]);
+    assert!(!twice.is_empty());
+    assert!(AlgorithmSet::only(&[]).is_empty());
+    assert!(!AlgorithmSet::all().is_empty());
+}
+
+#[test]
+fn parse_options_keep_their_allow_list_and_default_to_16_kib() {
+    let only = AlgorithmSet::only(&[Algorithm::Es256]);
+    assert_eq!(ParseOptions::new(only).allowed(), only);
+    assert_eq!(ParseOptions::DEFAULT_MAX_LEN, 16 * 1024);
+
+    // Under the default cap a 16 KiB token is read; one byte more is refused unread.
+    let key = SigningKey::generate(Algorithm::Es256).unwrap();
+    let sized = |target: usize| {
+        let probe = sign_compact(&key, None, br#"{"p":""}"#).unwrap();
+        let padding = "a".repeat((target - probe.len()) / 4 * 3);
+        let token = sign_compact(&key, None, format!(r#"{{"p":"{padding}"}}"#).as_bytes());
+        token.unwrap()
+    };
+    let token = sized(16 * 1024);
+    assert!(token.len() <= 16 * 1024 && token.len() > 16 * 1024 - 8, "{}", token.len());
+    assert!(parse(&token).is_ok());
+    let long = format!("{token}{}", "A".repeat(16 * 1024 + 1 - token.len()));
+    assert_eq!(parse(&long).unwrap_err(), JoseError::TooLarge);
+}
+
+#[test]
+fn header_members_are_read_as_sent() {
+    let header = br#"{"alg":"ES256","typ":"JWT","kid":"k-1","cty":"application/example"}"#;
+    let text = token(header, b"{}", &[0; 64]);
+    let jws = parse(&text).unwrap();
+    assert_eq!(jws.header().algorithm(), Algorithm::Es256);
+    assert_eq!(jws.header().typ(), Some("JWT"));
+    assert_eq!(jws.header().kid(), Some("k-1"));
+    assert_eq!(jws.header().cty(), Some("application/example"));
+    let bare = token(br#"{"alg":"ES256"}"#, b"{}", &[0; 64]);
+    let jws = parse(&bare).unwrap();
+    assert_eq!((jws.header().typ(), jws.header().kid(), jws.header().cty()), (None, None, None));
+}

@@ -187,16 +187,8 @@ impl<'a> CompactJws<'a> {
     /// allowed, `crit`, `b64`, `jwk`/`jku`/`x5u`/`x5c`, members of the wrong type); a
     /// signature of the wrong length for a fixed-length algorithm.
     pub fn parse(token: &'a str, options: &ParseOptions) -> Result<Self, JoseError> {
-        if token.len() > options.max_len {
-            return Err(JoseError::TooLarge);
-        }
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (segments.next(), segments.next(), segments.next(), segments.next())
-        else {
-            return Err(JoseError::SegmentCount);
-        };
-
+        let Segments { header_b64, payload_b64, signature_b64, signing_input } =
+            Segments::split(token, options)?;
         let header_bytes = b64_decode(header_b64).ok_or(JoseError::Base64)?;
         let payload = b64_decode(payload_b64).ok_or(JoseError::Base64)?;
         let signature = b64_decode(signature_b64).ok_or(JoseError::Base64)?;
@@ -214,9 +206,6 @@ impl<'a> CompactJws<'a> {
             }
         }
 
-        // Both dots are present, so the signing input ends before the second one.
-        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-        let signing_input = token.get(..signing_input_len).ok_or(JoseError::SegmentCount)?;
         Ok(Self { signing_input, header, payload, signature })
     }
 
@@ -230,15 +219,8 @@ impl<'a> CompactJws<'a> {
         options: &ParseOptions,
         algorithm: Algorithm,
     ) -> Result<JwsBody<'a>, JoseError> {
-        if token.len() > options.max_len {
-            return Err(JoseError::TooLarge);
-        }
-        let mut segments = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (segments.next(), segments.next(), segments.next(), segments.next())
-        else {
-            return Err(JoseError::SegmentCount);
-        };
+        let Segments { payload_b64, signature_b64, signing_input, .. } =
+            Segments::split(token, options)?;
         let payload = b64_decode(payload_b64).ok_or(JoseError::Base64)?;
         let signature = b64_decode(signature_b64).ok_or(JoseError::Base64)?;
         if !options.allowed.contains(algorithm) {
@@ -247,8 +229,6 @@ impl<'a> CompactJws<'a> {
         if algorithm.fixed_signature_len().is_some_and(|expected| signature.len() != expected) {
             return Err(JoseError::SignatureLength);
         }
-        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-        let signing_input = token.get(..signing_input_len).ok_or(JoseError::SegmentCount)?;
         Ok(JwsBody { signing_input, algorithm, payload, signature })
     }
 
@@ -300,6 +280,34 @@ impl<'a> CompactJws<'a> {
         let key = keys.select(self.header.algorithm, self.header.kid())?;
         self.verify_with(key)?;
         Ok(key)
+    }
+}
+
+/// The three segments of a compact JWS, still encoded, after the size cap; and the signing
+/// input they make.
+struct Segments<'a> {
+    header_b64: &'a str,
+    payload_b64: &'a str,
+    signature_b64: &'a str,
+    signing_input: &'a str,
+}
+
+impl<'a> Segments<'a> {
+    /// The size cap, then exactly three dot-separated segments.
+    fn split(token: &'a str, options: &ParseOptions) -> Result<Self, JoseError> {
+        if token.len() > options.max_len {
+            return Err(JoseError::TooLarge);
+        }
+        let mut segments = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (segments.next(), segments.next(), segments.next(), segments.next())
+        else {
+            return Err(JoseError::SegmentCount);
+        };
+        // Both dots are present, so the signing input ends before the second one.
+        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+        let signing_input = token.get(..signing_input_len).ok_or(JoseError::SegmentCount)?;
+        Ok(Segments { header_b64, payload_b64, signature_b64, signing_input })
     }
 }
 

@@ -366,8 +366,8 @@ fn rsa_pkcs1_2048_sha256() {
     // tcId 8 (flag MissingNull) is "acceptable": its DigestInfo omits the NULL parameters of the
     // SHA-256 AlgorithmIdentifier. The encoding RFC 8017 §9.2 (note 1) prescribes has the NULL,
     // so refusing is correct; some legacy signers left it out and accepting it binds the same
-    // hash, so Wycheproof rates acceptance as no vulnerability either. OpenSSL, under josekit,
-    // compares against the encoding with the NULL, so the crate refuses it; this pins that.
+    // hash, so Wycheproof rates acceptance as no vulnerability either. The crate compares the
+    // whole encoding, with the NULL, as OpenSSL's own RSA_verify does: it refuses; this pins it.
     run_signature_file(
         "rsa_signature_2048_sha256_test.json",
         Algorithm::Rs256,

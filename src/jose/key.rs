@@ -3,6 +3,9 @@
 
 use josekit::jwk::Jwk as BackendJwk;
 use josekit::jws::{JwsSigner as BackendSigner, JwsVerifier as BackendVerifier};
+use openssl::bn::BigNum;
+use openssl::pkey::Public;
+use openssl::rsa::{Padding, Rsa};
 use serde_json::{Map, Value};
 
 use super::{Algorithm, JoseError, KeyError, b64_decode, b64_encode};
@@ -106,7 +109,72 @@ pub struct VerificationKey {
     material: PublicMaterial,
     signature_len: usize,
     thumbprint: String,
-    verifier: Box<dyn BackendVerifier>,
+    verifier: KeyVerifier,
+}
+
+/// What checks a key's signatures.
+enum KeyVerifier {
+    /// RS256 on OpenSSL's RSA primitive directly (see [`verify_rs256`]).
+    Rs256(Rsa<Public>),
+    /// Every other algorithm, through josekit.
+    Backend(Box<dyn BackendVerifier>),
+}
+
+impl KeyVerifier {
+    fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), JoseError> {
+        match self {
+            KeyVerifier::Rs256(rsa) => verify_rs256(rsa, message, signature),
+            KeyVerifier::Backend(verifier) => {
+                verifier.verify(message, signature).map_err(|_| JoseError::SignatureInvalid)
+            }
+        }
+    }
+}
+
+impl Clone for KeyVerifier {
+    fn clone(&self) -> Self {
+        match self {
+            KeyVerifier::Rs256(rsa) => KeyVerifier::Rs256(rsa.clone()),
+            KeyVerifier::Backend(verifier) => KeyVerifier::Backend(verifier.box_clone()),
+        }
+    }
+}
+
+/// The DER `DigestInfo` prefix of a SHA-256 hash (RFC 8017 §9.2, note 1).
+const SHA256_DIGEST_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// RSASSA-PKCS1-v1_5 verification with SHA-256 (RFC 8017 §8.2.2): the math of RS256.
+///
+/// OpenSSL's `EVP_DigestVerify*` sets up a fresh context for every signature, fetching the
+/// algorithms by name: about a tenth of an RS256 verification, for no security gain. This runs
+/// the RSA primitive (RSAVP1, `RSA_public_decrypt`) on the key built at import instead. Its
+/// padding check insists on `00 01 FF..FF 00` with at least eight `FF`; what follows must then
+/// be exactly `DigestInfo(SHA-256) || SHA-256(message)`. The padding fixed and the rest compared
+/// byte for byte, that is the whole-encoding comparison of §8.2.2 step 4: no BER leniency, no
+/// missing `NULL`, no trailing bytes. The Wycheproof RSA suite runs through here.
+fn verify_rs256(rsa: &Rsa<Public>, message: &[u8], signature: &[u8]) -> Result<(), JoseError> {
+    let mut buffer = [0u8; MAX_RSA_BITS / 8];
+    let size = usize::try_from(rsa.size()).map_err(|_| JoseError::SignatureInvalid)?;
+    let recovered = buffer.get_mut(..size).ok_or(JoseError::SignatureInvalid)?;
+    // The caller checked the signature is exactly the modulus length; OpenSSL refuses one that
+    // is not below the modulus (RFC 8017 §5.2.2 step 1).
+    let len = rsa
+        .public_decrypt(signature, recovered, Padding::PKCS1)
+        .map_err(|_| JoseError::SignatureInvalid)?;
+    let digest = openssl::sha::sha256(message);
+    let expected = SHA256_DIGEST_INFO.iter().chain(digest.iter());
+    match recovered.get(..len) {
+        Some(encoded)
+            if encoded.len() == SHA256_DIGEST_INFO.len() + digest.len()
+                && encoded.iter().eq(expected) =>
+        {
+            Ok(())
+        }
+        _ => Err(JoseError::SignatureInvalid),
+    }
 }
 
 impl VerificationKey {
@@ -128,30 +196,12 @@ impl VerificationKey {
     }
 
     pub(crate) fn from_vetted(vetted: Vetted) -> Result<Self, KeyError> {
-        let backend_jwk = BackendJwk::from_map(vetted.material.to_map())
-            .map_err(|_| KeyError::BackendRejected)?;
-        let built: Result<Box<dyn BackendVerifier>, _> = match vetted.algorithm {
-            Algorithm::Rs256 => josekit::jws::RS256
-                .verifier_from_jwk(&backend_jwk)
-                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
-            Algorithm::Ps256 => josekit::jws::PS256
-                .verifier_from_jwk(&backend_jwk)
-                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
-            Algorithm::Es256 => josekit::jws::ES256
-                .verifier_from_jwk(&backend_jwk)
-                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
-            Algorithm::Es384 => josekit::jws::ES384
-                .verifier_from_jwk(&backend_jwk)
-                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
-            Algorithm::EdDsa => josekit::jws::EdDSA
-                .verifier_from_jwk(&backend_jwk)
-                .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+        let verifier = match (&vetted.material, vetted.algorithm) {
+            (PublicMaterial::Rsa { n, e }, Algorithm::Rs256) => {
+                KeyVerifier::Rs256(rsa_public(n, e)?)
+            }
+            _ => KeyVerifier::Backend(backend_verifier(&vetted)?),
         };
-        let verifier = built.map_err(|_| match vetted.material {
-            // Lengths were checked above, so OpenSSL refusing the point means it is off-curve.
-            PublicMaterial::Ec { .. } => KeyError::EcPointInvalid,
-            _ => KeyError::BackendRejected,
-        })?;
         Ok(Self {
             algorithm: vetted.algorithm,
             kid: vetted.kid,
@@ -211,7 +261,7 @@ impl Clone for VerificationKey {
             material: self.material.clone(),
             signature_len: self.signature_len,
             thumbprint: self.thumbprint.clone(),
-            verifier: self.verifier.box_clone(),
+            verifier: self.verifier.clone(),
         }
     }
 }
@@ -224,6 +274,44 @@ impl std::fmt::Debug for VerificationKey {
             .field("thumbprint", &self.thumbprint)
             .finish()
     }
+}
+
+/// josekit's verifier for a vetted key. RS256 keys verify through [`verify_rs256`] instead;
+/// their arm here keeps the match whole.
+fn backend_verifier(vetted: &Vetted) -> Result<Box<dyn BackendVerifier>, KeyError> {
+    let backend_jwk =
+        BackendJwk::from_map(vetted.material.to_map()).map_err(|_| KeyError::BackendRejected)?;
+    let built: Result<Box<dyn BackendVerifier>, _> = match vetted.algorithm {
+        Algorithm::Rs256 => josekit::jws::RS256
+            .verifier_from_jwk(&backend_jwk)
+            .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+        Algorithm::Ps256 => josekit::jws::PS256
+            .verifier_from_jwk(&backend_jwk)
+            .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+        Algorithm::Es256 => josekit::jws::ES256
+            .verifier_from_jwk(&backend_jwk)
+            .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+        Algorithm::Es384 => josekit::jws::ES384
+            .verifier_from_jwk(&backend_jwk)
+            .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+        Algorithm::EdDsa => josekit::jws::EdDSA
+            .verifier_from_jwk(&backend_jwk)
+            .map(|v| Box::new(v) as Box<dyn BackendVerifier>),
+    };
+    built.map_err(|_| match vetted.material {
+        // Lengths were checked above, so OpenSSL refusing the point means it is off-curve.
+        PublicMaterial::Ec { .. } => KeyError::EcPointInvalid,
+        _ => KeyError::BackendRejected,
+    })
+}
+
+/// The OpenSSL RSA public key of vetted base64url `n` and `e`.
+fn rsa_public(n: &str, e: &str) -> Result<Rsa<Public>, KeyError> {
+    let number = |text: &str| {
+        let bytes = b64_decode(text).ok_or(KeyError::BackendRejected)?;
+        BigNum::from_slice(&bytes).map_err(|_| KeyError::BackendRejected)
+    };
+    Rsa::from_public_components(number(n)?, number(e)?).map_err(|_| KeyError::BackendRejected)
 }
 
 /// The signature check behind every verification in this crate, public so that reviewers can
@@ -243,7 +331,7 @@ pub fn verify_signature(
     if signature.len() != key.signature_len {
         return Err(JoseError::SignatureLength);
     }
-    key.verifier.verify(message, signature).map_err(|_| JoseError::SignatureInvalid)
+    key.verifier.verify(message, signature)
 }
 
 /// A private key that signs with one algorithm. Its `Debug` output shows the algorithm and
@@ -688,6 +776,102 @@ fn base64_member(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RSASSA-PKCS1-v1_5 encodings crafted with the private key: the direct RS256 path must
+    /// accept exactly the RFC 8017 §9.2 encoding, and agree with OpenSSL's EVP verifier on
+    /// every one.
+    #[test]
+    fn rs256_accepts_exactly_the_pkcs1_v1_5_encoding() {
+        use openssl::hash::MessageDigest;
+        use openssl::sign::Verifier;
+
+        let private = Rsa::generate(2048).unwrap();
+        let public = Rsa::from_public_components(
+            private.n().to_owned().unwrap(),
+            private.e().to_owned().unwrap(),
+        )
+        .unwrap();
+        let pkey = openssl::pkey::PKey::from_rsa(public.clone()).unwrap();
+        let message = b"eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIn0";
+        let digest = openssl::sha::sha256(message);
+        let k = 256;
+        // 00 01 FF.. 00 || t, padded to k bytes, then signed raw.
+        let sign = |t: &[u8], ff: usize| {
+            let mut em = vec![0x00, 0x01];
+            em.extend(std::iter::repeat_n(0xff, ff));
+            em.push(0x00);
+            em.extend_from_slice(t);
+            let mut signature = vec![0; k];
+            private.private_encrypt(&em, &mut signature, Padding::NONE).unwrap();
+            signature
+        };
+        let t = |prefix: &[u8], hash: &[u8], extra: &[u8]| [prefix, hash, extra].concat();
+        let ff = |t_len: usize| k - 3 - t_len;
+
+        let honest = t(&SHA256_DIGEST_INFO, &digest, &[]);
+        let mut missing_null = SHA256_DIGEST_INFO.to_vec();
+        missing_null.drain(15..17);
+        missing_null[1] -= 2;
+        missing_null[3] -= 2;
+        let mut other_hash = digest;
+        other_hash[31] ^= 1;
+        let mut sha384_oid = SHA256_DIGEST_INFO;
+        sha384_oid[14] = 0x02;
+        let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+            ("honest", sign(&honest, ff(honest.len())), true),
+            (
+                "missing NULL",
+                {
+                    let t = t(&missing_null, &digest, &[]);
+                    sign(&t, ff(t.len()))
+                },
+                false,
+            ),
+            (
+                "other hash",
+                {
+                    let t = t(&SHA256_DIGEST_INFO, &other_hash, &[]);
+                    sign(&t, ff(t.len()))
+                },
+                false,
+            ),
+            (
+                "other algorithm",
+                {
+                    let t = t(&sha384_oid, &digest, &[]);
+                    sign(&t, ff(t.len()))
+                },
+                false,
+            ),
+            (
+                "trailing byte",
+                {
+                    let t = t(&SHA256_DIGEST_INFO, &digest, &[0]);
+                    sign(&t, ff(t.len()))
+                },
+                false,
+            ),
+            ("hash alone", sign(&digest, ff(digest.len())), false),
+            (
+                "short padding",
+                {
+                    let t = [vec![0; ff(honest.len()) - 7], honest.clone()].concat();
+                    sign(&t, 7)
+                },
+                false,
+            ),
+        ];
+        for (name, signature, valid) in cases {
+            let mut evp = Verifier::new(MessageDigest::sha256(), &pkey).unwrap();
+            let evp = evp.verify_oneshot(&signature, message).unwrap_or(false);
+            let direct = verify_rs256(&public, message, &signature).is_ok();
+            assert_eq!((direct, evp), (valid, valid), "{name}");
+        }
+
+        // Not below the modulus: refused before any arithmetic on it.
+        let modulus = public.n().to_vec();
+        assert_eq!(verify_rs256(&public, message, &modulus), Err(JoseError::SignatureInvalid));
+    }
 
     #[test]
     fn honest_moduli_lack_the_roca_fingerprint() {

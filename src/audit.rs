@@ -55,6 +55,10 @@ pub struct AuditRecord {
     /// The resources.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub resource: Vec<String>,
+    /// The resources the request asked for, at the IdP; `resource` holds those decided on, so a
+    /// narrowed request shows what was dropped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requested_resource: Vec<String>,
     /// The scope asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requested_scope: Option<String>,
@@ -90,6 +94,7 @@ impl AuditRecord {
             actor: None,
             audience: None,
             resource: Vec::new(),
+            requested_resource: Vec::new(),
             requested_scope: None,
             granted_scope: None,
             managed_connection: None,

@@ -335,7 +335,7 @@ impl Serialize for OneOrManyJson<'_> {
 
 /// A `sub_id` of format `saml-nameid` (draft §3.2): the SAML NameID that names the same user as
 /// `sub`. The optional members are present exactly when the NameID carries that attribute.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SamlNameId {
     /// The SAML issuer (entity ID) that asserted the NameID.
     pub issuer: String,

@@ -18,8 +18,10 @@ pub struct TokenResponse {
     pub issued_token_type: Option<&'static str>,
     /// `token_type`: `Bearer`, `DPoP`, or `N_A` for an ID-JAG.
     pub token_type: &'static str,
-    /// `expires_in` in seconds.
-    pub expires_in: u64,
+    /// `expires_in` in seconds; left out when the lifetime is not known (a host-minted refresh
+    /// token may have none), never sent as 0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
     /// `scope`, when it must be reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
@@ -35,7 +37,7 @@ impl TokenResponse {
             access_token,
             issued_token_type: None,
             token_type: urn::TOKEN_TYPE_BEARER,
-            expires_in,
+            expires_in: Some(expires_in),
             scope,
             authorization_details: None,
         }

@@ -581,6 +581,19 @@ fn malformed_authorization_details_are_refused() {
 }
 
 #[test]
+fn empty_authorization_details_are_taken_as_absent() {
+    let fx = Fixture::new();
+    let form = fx.form().add("authorization_details", "[]");
+    assert_eq!(parse_id_jag(&form).authorization_details(), None);
+    let issued = fx.issue(&form);
+    assert!(payload(issued.token()).get("authorization_details").is_none());
+    assert!(response_json(&issued).get("authorization_details").is_none());
+    // ... so the crate's own resource AS, which refuses details its policy does not accept,
+    // redeems it.
+    assert!(redeem(&fx.keys, issued.token()).outcome.is_ok());
+}
+
+#[test]
 fn actor_token_and_its_type_come_together() {
     let fx = Fixture::new();
     let token_only = fx.form().add("actor_token", ACTOR_TOKEN);
@@ -760,6 +773,16 @@ fn id_token_with_several_audiences_and_our_azp_is_accepted() {
     // A single audience with a matching azp is fine too.
     let claims = with_claim(id_token_claims(), "azp", json!(CLIENT));
     fx.issue(&Form::id_jag(&fx.id_token(&claims)));
+    // One audience as a one-element array needs no azp (OIDC Core §3.1.3.7 item 4 asks for one
+    // only with several audiences); another client's one-element array is still refused.
+    let claims = with_claim(id_token_claims(), "aud", json!([CLIENT]));
+    fx.issue(&Form::id_jag(&fx.id_token(&claims)));
+    let claims = with_claim(id_token_claims(), "aud", json!(["bob"]));
+    let denial = fx.deny(&Form::id_jag(&fx.id_token(&claims)));
+    assert_denial(&denial, DenyReason::SubjectTokenAudience, WireError::InvalidRequest);
+    let claims = with_claim(id_token_claims(), "aud", json!([]));
+    let denial = fx.deny(&Form::id_jag(&fx.id_token(&claims)));
+    assert_eq!(denial.wire_error(), WireError::InvalidRequest);
 }
 
 #[test]
@@ -1020,6 +1043,25 @@ fn invalid_refresh_token_is_rejected() {
 }
 
 #[test]
+fn refresh_token_grants_no_scope_beyond_its_own() {
+    let fx = Fixture::new();
+    let held = Scope::parse("expenses.read crm.read").unwrap();
+    fx.tokens.add_refresh("rt-narrow", ValidatedSubject::new(USER, CLIENT).with_token_scope(held));
+    // Within the refresh token's scope: granted.
+    let issued = fx.issue(&refresh_form("rt-narrow").add("scope", "expenses.read"));
+    assert_eq!(scope_of(&issued).as_deref(), Some("expenses.read"));
+    // Beyond it, even within the connection's ceiling: refused (RFC 6749 §6).
+    let denial = fx.deny(&refresh_form("rt-narrow").add("scope", "expenses.read expenses.write"));
+    assert_denial(&denial, DenyReason::ScopeBeyondSubjectToken, WireError::InvalidScope);
+    // No scope asked: the connection's default, within the refresh token's scope.
+    let crm = refresh_form("rt-narrow").set("audience", CRM);
+    assert_eq!(scope_of(&fx.issue(&crm)).as_deref(), Some("crm.read"));
+    // An ID token carries no scope of its own: only the connection limits it.
+    let issued = fx.issue(&fx.form().add("scope", "expenses.read expenses.write"));
+    assert_eq!(scope_of(&issued).as_deref(), Some("expenses.read expenses.write"));
+}
+
+#[test]
 fn refresh_token_of_another_client_is_refused() {
     let fx = Fixture::new();
     fx.tokens.add_refresh("rt-bob", ValidatedSubject::new(USER, "bob"));
@@ -1101,6 +1143,59 @@ fn saml_path_refusals() {
     assert_denial(&denial, DenyReason::AgentDisabled, WireError::UnauthorizedClient);
     // Nothing minted for any refusal.
     assert_eq!(fx.tokens.minted.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn saml_path_refuses_an_actor_token() {
+    let fx = Fixture::new();
+    fx.tokens.add_saml("assertion-b", ValidatedSubject::new(USER, CLIENT));
+    let form = Form::saml_refresh("assertion-b")
+        .add("actor_token", ACTOR_TOKEN)
+        .add("actor_token_type", urn::TOKEN_TYPE_JWT);
+    assert_denial(&parse_err(&form), DenyReason::ActorTokenUnsupported, WireError::InvalidRequest);
+    let incomplete = Form::saml_refresh("assertion-b").add("actor_token", ACTOR_TOKEN);
+    assert_denial(
+        &parse_err(&incomplete),
+        DenyReason::ActorTokenIncomplete,
+        WireError::InvalidRequest,
+    );
+    assert_eq!(fx.tokens.minted.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn saml_refresh_response_without_a_known_lifetime_omits_expires_in() {
+    let fx = Fixture::new();
+    let nameid = SamlNameId {
+        issuer: "https://idp.acme.example/saml".into(),
+        nameid: "b@acme.example".into(),
+        nameid_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into()),
+        name_qualifier: None,
+        sp_name_qualifier: None,
+        sp_provided_id: None,
+        extra: Default::default(),
+    };
+    let subject = ValidatedSubject::new(USER, CLIENT).with_saml_nameid(nameid.clone());
+    let request = match parse(&Form::saml_refresh("assertion-b")) {
+        ExchangeRequest::SamlRefresh(request) => request,
+        other => panic!("expected a SAML refresh request, got {other:?}"),
+    };
+    let client = AuthenticatedClient::confidential(CLIENT);
+    let decision =
+        fx.idp.decide_saml_refresh(&request, subject, &client, Some(&aria_agent()), Some(true));
+    let decision = decision.unwrap();
+    // The host minting the refresh token sees the NameID the assertion carried.
+    assert_eq!(decision.subject().saml_nameid.as_ref(), Some(&nameid));
+    let minted = |expires_in| MintedRefreshToken {
+        token: "idp-rt-x".into(),
+        expires_in,
+        scope: request.scope().cloned(),
+    };
+    let json: Value =
+        serde_json::from_str(&decision.token_response(minted(None)).to_json()).unwrap();
+    assert!(json.get("expires_in").is_none(), "{json}");
+    let json: Value =
+        serde_json::from_str(&decision.token_response(minted(Some(3600))).to_json()).unwrap();
+    assert_eq!(json["expires_in"], 3600);
 }
 
 #[test]
@@ -1446,8 +1541,29 @@ fn resources_are_narrowed_to_the_allowed_ones() {
 
     let denial = fx.deny(&fx.form().add("resource", evil).add("resource", REPORTS));
     assert_denial(&denial, DenyReason::ResourceNotAllowed, WireError::InvalidTarget);
-    // No resource requested: none in the ID-JAG.
+    // No resource requested: the connection's resources, never none (an ID-JAG without
+    // `resource` would let the resource AS choose any resource it serves).
+    let unnamed = fx.issue(&fx.form());
+    assert_eq!(payload(unnamed.token())["resource"], json!([API, FILES]));
+    assert!(unnamed.narrowing().resources_dropped.is_empty());
+    // A connection that allows no resource: none requested, none granted.
+    let mut connection = expenses_connection();
+    connection.allowed_resources = Vec::new();
+    fx.registry.put_connection(connection);
     assert!(fx.issue(&fx.form()).claims().resource().is_none());
+}
+
+#[test]
+fn the_audit_record_shows_requested_and_granted_resources() {
+    let fx = Fixture::new();
+    let evil = "https://evil.example/api";
+    let exchange = fx.exchange(&fx.form().add("resource", API).add("resource", evil));
+    assert!(exchange.outcome.is_ok());
+    assert_eq!(exchange.audit.requested_resource, [API, evil]);
+    assert_eq!(exchange.audit.resource, [API]);
+    let line: Value = serde_json::from_str(&exchange.audit.to_json_line()).unwrap();
+    assert_eq!(line["requested_resource"], json!([API, evil]));
+    assert_eq!(line["resource"], json!([API]));
 }
 
 #[test]
@@ -1659,8 +1775,11 @@ fn tenant_only_for_a_multi_tenant_idp() {
     let issued = multi.issue(&multi.form());
     assert_eq!(issued.claims().tenant(), Some("acme"));
     assert_eq!(payload(issued.token())["tenant"], "acme");
-    // Multi-tenant, but the record has no tenant: none.
-    assert_eq!(multi.issue(&multi.form().set("audience", CRM)).claims().tenant(), None);
+    // Multi-tenant, but the record has no tenant: refused, since only iss + tenant + sub would
+    // name the user uniquely.
+    let denial = multi.deny(&multi.form().set("audience", CRM));
+    assert_denial(&denial, DenyReason::UserTenantMissing, WireError::InvalidGrant);
+    assert_eq!(denial.reason().code(), "user_tenant_missing");
 }
 
 #[test]

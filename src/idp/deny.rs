@@ -81,6 +81,12 @@ pub enum DenyReason {
     ResourceNotAllowed,
     /// No requested scope is allowed by the connection.
     ScopeNotAllowed,
+    /// The request asks for scope the refresh token presented as subject token was not
+    /// granted (RFC 6749 §6).
+    ScopeBeyondSubjectToken,
+    /// A multi-tenant IdP's directory names no tenant for the user: the ID-JAG could not name
+    /// the user uniquely (draft §3, `iss` + `tenant` + `sub`).
+    UserTenantMissing,
     /// No requested authorization detail type is allowed by the connection.
     AuthorizationDetailsNotAllowed,
     /// The user's authentication is too old or too weak for the connection (RFC 9470).
@@ -131,6 +137,8 @@ impl DenyReason {
             DenyReason::UserNotAssigned => "user_not_assigned",
             DenyReason::ResourceNotAllowed => "resource_not_allowed",
             DenyReason::ScopeNotAllowed => "scope_not_allowed",
+            DenyReason::ScopeBeyondSubjectToken => "scope_beyond_subject_token",
+            DenyReason::UserTenantMissing => "user_tenant_missing",
             DenyReason::AuthorizationDetailsNotAllowed => "authorization_details_not_allowed",
             DenyReason::StepUpRequired => "step_up_required",
             DenyReason::DpopProofInvalid(_) => "dpop_proof_invalid",
@@ -170,7 +178,9 @@ impl DenyReason {
     pub fn wire_error(self) -> WireError {
         match self {
             DenyReason::GrantTypeUnsupported => WireError::UnsupportedGrantType,
-            DenyReason::ScopeMalformed(_) | DenyReason::ScopeNotAllowed => WireError::InvalidScope,
+            DenyReason::ScopeMalformed(_)
+            | DenyReason::ScopeNotAllowed
+            | DenyReason::ScopeBeyondSubjectToken => WireError::InvalidScope,
             DenyReason::ResourceMalformed
             | DenyReason::AudienceUnknown
             | DenyReason::ResourceNotAllowed => WireError::InvalidTarget,
@@ -181,9 +191,10 @@ impl DenyReason {
             | DenyReason::AgentDisabled
             | DenyReason::NoConnection
             | DenyReason::ConnectionDisabled => WireError::UnauthorizedClient,
-            DenyReason::UserUnknown | DenyReason::UserSuspended | DenyReason::UserNotAssigned => {
-                WireError::InvalidGrant
-            }
+            DenyReason::UserUnknown
+            | DenyReason::UserSuspended
+            | DenyReason::UserNotAssigned
+            | DenyReason::UserTenantMissing => WireError::InvalidGrant,
             DenyReason::StepUpRequired => WireError::InsufficientUserAuthentication,
             DenyReason::SigningFailed => WireError::ServerError,
             DenyReason::DpopProofInvalid(error) => error.wire_error(),

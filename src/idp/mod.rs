@@ -291,7 +291,7 @@ impl IssuedIdJag {
             access_token: self.token.clone(),
             issued_token_type: Some(urn::TOKEN_TYPE_ID_JAG),
             token_type: urn::TOKEN_TYPE_N_A,
-            expires_in: self.decision.lifetime,
+            expires_in: Some(self.decision.lifetime),
             scope,
             authorization_details,
         }
@@ -335,7 +335,7 @@ impl SamlRefreshDecision {
             access_token: minted.token,
             issued_token_type: Some(urn::TOKEN_TYPE_REFRESH_TOKEN),
             token_type: urn::TOKEN_TYPE_N_A,
-            expires_in: minted.expires_in.unwrap_or(0),
+            expires_in: minted.expires_in,
             scope,
             authorization_details: None,
         }
@@ -544,7 +544,21 @@ impl IdentityProvider {
         if !requested_resources.is_empty() && resources.is_empty() {
             return Err(deny(DenyReason::ResourceNotAllowed));
         }
+        // A request that names no resource gets the connection's resources, never none: an
+        // ID-JAG without `resource` would let the resource AS choose any it serves.
+        let resources = if requested_resources.is_empty() {
+            connection.allowed_resources.clone()
+        } else {
+            resources
+        };
         narrowing.resources_dropped = dropped;
+
+        // RFC 6749 §6: a refresh token presented as subject token grants no more than it was
+        // granted; an ID token carries no scope of its own.
+        let held = subject.token_scope.as_ref();
+        if request.scope().zip(held).is_some_and(|(requested, held)| !requested.is_subset(held)) {
+            return Err(deny(DenyReason::ScopeBeyondSubjectToken));
+        }
 
         let scope = match request.scope() {
             Some(requested) => {
@@ -560,6 +574,7 @@ impl IdentityProvider {
                 .default_scope
                 .as_ref()
                 .map(|default| default.intersection(&connection.scope_ceiling))
+                .map(|granted| held.map_or_else(|| granted.clone(), |h| granted.intersection(h)))
                 .filter(|granted| !granted.is_empty()),
         };
 
@@ -600,8 +615,10 @@ impl IdentityProvider {
         if let Some(details) = details {
             builder = builder.authorization_details(details);
         }
-        if let Some(tenant) = user.tenant.as_ref().filter(|_| self.config.multi_tenant) {
-            builder = builder.tenant(tenant.clone());
+        // draft §3: on a multi-tenant IdP only iss + tenant + sub names the user.
+        if self.config.multi_tenant {
+            let tenant = user.tenant.clone().ok_or_else(|| deny(DenyReason::UserTenantMissing))?;
+            builder = builder.tenant(tenant);
         }
         if let Some(auth_time) = subject.auth_time {
             builder = builder.auth_time(auth_time);
@@ -802,10 +819,17 @@ impl IdentityProvider {
         let mut record = AuditRecord::new(event, now);
         record.issuer = Some(self.config.issuer.clone());
         record.client_id = Some(client.client_id().to_owned());
-        if let Some(ExchangeRequest::IdJag(request)) = request {
-            record.audience = Some(request.audience().to_owned());
-            record.resource = request.resources().to_vec();
-            record.requested_scope = request.scope().map(Scope::to_string);
+        match request {
+            Some(ExchangeRequest::IdJag(request)) => {
+                record.audience = Some(request.audience().to_owned());
+                record.resource = request.resources().to_vec();
+                record.requested_resource = request.resources().to_vec();
+                record.requested_scope = request.scope().map(Scope::to_string);
+            }
+            Some(ExchangeRequest::SamlRefresh(request)) => {
+                record.requested_scope = request.scope().map(Scope::to_string);
+            }
+            None => {}
         }
         match outcome {
             Ok(Exchanged::IdJag(issued)) => {

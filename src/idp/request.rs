@@ -167,6 +167,14 @@ impl ExchangeRequest {
         };
         let kind = SubjectTokenType::from_urn(subject_token_type)
             .ok_or(DenyReason::SubjectTokenTypeUnsupported)?;
+        // RFC 8693 §2.1: actor_token_type is REQUIRED with actor_token and forbidden without.
+        let actor_token = match (form.get("actor_token"), form.get("actor_token_type")) {
+            (None, None) => None,
+            (Some(token), Some(token_type)) => {
+                Some(PresentedToken { token: token.to_owned(), token_type: token_type.to_owned() })
+            }
+            _ => return Err(DenyReason::ActorTokenIncomplete.into()),
+        };
 
         match form.get("requested_token_type") {
             None => Err(DenyReason::RequestedTokenTypeMissing.into()),
@@ -174,6 +182,11 @@ impl ExchangeRequest {
             Some(urn::TOKEN_TYPE_REFRESH_TOKEN) => {
                 if kind != SubjectTokenType::Saml2 {
                     return Err(DenyReason::SubjectTokenTypeUnsupported.into());
+                }
+                // The refresh token is the user's own, not an agent's delegation: an actor has
+                // no meaning here, and ignoring one would be a surprise.
+                if actor_token.is_some() {
+                    return Err(DenyReason::ActorTokenUnsupported.into());
                 }
                 Ok(ExchangeRequest::SamlRefresh(SamlRefreshRequest { assertion: subject, scope }))
             }
@@ -187,18 +200,13 @@ impl ExchangeRequest {
                         return Err(DenyReason::ResourceMalformed.into());
                     }
                 }
+                // An empty array asks for nothing (RFC 9396 §2): taken as absent, so no
+                // ID-JAG carries an empty `authorization_details`.
                 let authorization_details = form
                     .get("authorization_details")
                     .map(parse_authorization_details)
-                    .transpose()?;
-                let actor_token = match (form.get("actor_token"), form.get("actor_token_type")) {
-                    (None, None) => None,
-                    (Some(token), Some(token_type)) => Some(PresentedToken {
-                        token: token.to_owned(),
-                        token_type: token_type.to_owned(),
-                    }),
-                    _ => return Err(DenyReason::ActorTokenIncomplete.into()),
-                };
+                    .transpose()?
+                    .filter(|details| !details.is_empty());
                 Ok(ExchangeRequest::IdJag(IdJagRequest {
                     audience: audience.to_owned(),
                     resources,

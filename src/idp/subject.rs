@@ -6,8 +6,9 @@ use serde_json::Value;
 use super::DenyReason;
 use crate::NumericDate;
 use crate::authenticated::AuthenticatedClient;
-use crate::claims::{self, Actor, ClaimsError, OneOrMany};
+use crate::claims::{self, Actor, ClaimsError, OneOrMany, SamlNameId};
 use crate::jose::{AlgorithmSet, CompactJws, KeySet, ParseOptions, media_type_matches};
+use crate::scope::Scope;
 
 /// The user behind a valid subject token, and what the token says about their sign-in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +25,13 @@ pub struct ValidatedSubject {
     pub acr: Option<String>,
     /// The authentication methods.
     pub amr: Option<Vec<String>>,
+    /// For a SAML assertion: the NameID it asserts, with its attributes (`Format`,
+    /// `NameQualifier`, `SPNameQualifier`, `SPProvidedID`), for the host minting the refresh
+    /// token on the SAML path (draft §4.5).
+    pub saml_nameid: Option<SamlNameId>,
+    /// For a refresh token: the scope it was granted. A request beyond it is refused, and a
+    /// request naming no scope gets no more than it (RFC 6749 §6, draft §4.3.1).
+    pub token_scope: Option<Scope>,
 }
 
 impl ValidatedSubject {
@@ -35,7 +43,21 @@ impl ValidatedSubject {
             auth_time: None,
             acr: None,
             amr: None,
+            saml_nameid: None,
+            token_scope: None,
         }
+    }
+
+    /// With the SAML NameID the assertion carries.
+    pub fn with_saml_nameid(mut self, nameid: SamlNameId) -> Self {
+        self.saml_nameid = Some(nameid);
+        self
+    }
+
+    /// With the scope the refresh token was granted.
+    pub fn with_token_scope(mut self, scope: Scope) -> Self {
+        self.token_scope = Some(scope);
+        self
     }
 }
 
@@ -226,14 +248,15 @@ pub(crate) fn validate_id_token(
     if issuer != rules.issuer {
         return Err(DenyReason::SubjectTokenIssuer);
     }
-    // draft §4.3.1: the ID token's audience is the authenticated client; with several
-    // audiences, azp names it (OIDC Core §3.1.3.7 items 3-5).
+    // draft §4.3.1: the ID token's audience is the authenticated client, as a string or a
+    // one-element array; with several audiences, azp names it (OIDC Core §3.1.3.7 items 3-5).
     let client_id = client.client_id();
-    let issued_to_client = match &audience {
-        OneOrMany::One(only) => only == client_id,
-        OneOrMany::Many(all) => {
+    let issued_to_client = match (&audience, audience.single()) {
+        (_, Some(only)) => only == client_id,
+        (OneOrMany::Many(all), None) => {
             all.iter().any(|a| a == client_id) && authorized_party.as_deref() == Some(client_id)
         }
+        (OneOrMany::One(_), None) => false,
     };
     let azp_consistent = authorized_party.as_deref().is_none_or(|azp| azp == client_id);
     if !issued_to_client || !azp_consistent {
@@ -253,5 +276,13 @@ pub(crate) fn validate_id_token(
             return Err(DenyReason::SubjectTokenTooOld);
         }
     }
-    Ok(ValidatedSubject { subject, issued_to: client_id.to_owned(), auth_time, acr, amr })
+    Ok(ValidatedSubject {
+        subject,
+        issued_to: client_id.to_owned(),
+        auth_time,
+        acr,
+        amr,
+        saml_nameid: None,
+        token_scope: None,
+    })
 }

@@ -16,7 +16,7 @@ use id_jag::claims::IdJagClaims;
 use id_jag::client::{
     AuthorizationServerMetadata, ClientAuthentication, ClientError, JwtBearerGrantRequest,
     ProtectedResourceMetadata, SubjectToken, TokenExchangeRequest, read_exchange_response,
-    read_jwt_bearer_response,
+    read_jwt_bearer_response, read_refresh_token_exchange_response,
 };
 use id_jag::idp::{ExchangeRequest, SubjectTokenType};
 use id_jag::jose::{
@@ -293,6 +293,14 @@ pub fn client_responses(data: &[u8]) {
         }
         Err(_) => {}
     }
+
+    // draft §4.5: whatever is read as a refresh token answer says exactly that.
+    if let Ok(response) = read_refresh_token_exchange_response(200, data) {
+        let parsed: serde_json::Value = serde_json::from_slice(data).expect("it was read as JSON");
+        assert_eq!(parsed["issued_token_type"], id_jag::urn::TOKEN_TYPE_REFRESH_TOKEN);
+        assert_eq!(parsed["access_token"], response.refresh_token());
+    }
+    assert!(read_refresh_token_exchange_response(401, data).is_err());
 
     let request = exchange_request();
     if let Ok(response) = read_exchange_response(request, 200, data) {

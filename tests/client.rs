@@ -19,6 +19,7 @@ use id_jag::client::{
     HeldTokens, JwtBearerGrantRequest, NextStep, ProtectedResourceMetadata,
     SamlRefreshTokenRequest, SubjectToken, TokenErrorResponse, TokenExchangeRequest,
     is_subject_token_refusal, next_step, read_exchange_response, read_jwt_bearer_response,
+    read_refresh_token_exchange_response,
 };
 use id_jag::error::WireError;
 use id_jag::idp::{
@@ -200,6 +201,24 @@ fn leg_one_matches_the_draft_example() {
         ])
     );
     assert!(http.body.contains("scope=chat.read+chat.history"), "{}", http.body);
+    // Byte for byte, written out by hand: application/x-www-form-urlencoded (the WHATWG URL
+    // serializer) percent-encodes ':' and '/', sends a space as '+', keeps '.', '-' and '_', and
+    // the parameters come in the builder's order.
+    assert_eq!(
+        http.body,
+        concat!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange",
+            "&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid-jag",
+            "&audience=https%3A%2F%2Facme.chat.example%2F",
+            "&resource=https%3A%2F%2Fapi.chat.example%2F",
+            "&scope=chat.read+chat.history",
+            "&subject_token=eyJraWQiOiJzMTZ0cVNtODhwREo4VGZCXzdrSEtQ...",
+            "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token",
+            "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth",
+            "%3Aclient-assertion-type%3Ajwt-bearer",
+            "&client_assertion=eyJhbGciOiJSUzI1NiIsImtpZCI6IjIyIn0...",
+        )
+    );
     assert_eq!(header(&http, "Content-Type"), Some("application/x-www-form-urlencoded"));
     assert_eq!(header(&http, "Accept"), Some("application/json"));
     assert_eq!(header(&http, "Authorization"), None);
@@ -220,6 +239,14 @@ fn leg_two_matches_the_draft_example() {
         pairs(&http.body),
         owned(&[("grant_type", urn::GRANT_TYPE_JWT_BEARER), ("assertion", DRAFT_ID_JAG)])
     );
+    // Byte for byte, as in leg one.
+    assert_eq!(
+        http.body,
+        concat!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer",
+            "&assertion=eyJhbGciOiJIUzI1NiIsI...",
+        )
+    );
     assert!(header(&http, "Authorization").unwrap().starts_with("Basic "));
     assert!(!http.body.contains("client_secret"));
     assert!(!http.body.contains("client_id"));
@@ -235,6 +262,14 @@ fn leg_two_matches_the_draft_example() {
             ("assertion", DRAFT_ID_JAG),
             ("scope", "chat.read"),
         ])
+    );
+    assert_eq!(
+        http.body,
+        concat!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer",
+            "&assertion=eyJhbGciOiJIUzI1NiIsI...",
+            "&scope=chat.read",
+        )
     );
 }
 
@@ -534,6 +569,22 @@ fn saml_refresh_token_request_asks_for_openid_offline_access() {
     );
     assert!(http.body.contains("scope=openid+offline_access"), "{}", http.body);
     assert!(header(&http, "Authorization").is_some());
+    assert_eq!(
+        http.body,
+        concat!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange",
+            "&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Arefresh_token",
+            "&scope=openid+offline_access",
+            "&subject_token=PHNhbWw6QXNzZXJ0aW9uPg",
+            "&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Asaml2",
+        )
+    );
+
+    // A standard-alphabet base64 assertion: '+', '/' and '=' are percent-encoded, since a bare
+    // '+' would decode as a space.
+    let http = SamlRefreshTokenRequest::new("PHNh+bWw/Pg==").to_http(&secret_basic(), now());
+    let body = http.unwrap().body;
+    assert!(body.contains("&subject_token=PHNh%2BbWw%2FPg%3D%3D&"), "{body}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -899,12 +950,10 @@ fn error_responses_are_typed() {
     assert_eq!(error.wire_error(), None);
     assert!(!is_subject_token_refusal(&error));
 
-    // Malformed error bodies.
-    let cases: [(&[u8], &str); 5] = [
+    // Malformed error bodies (unusable optional members are not: see below).
+    let cases: [(&[u8], &str); 3] = [
         (br#"{"error_description":"no code"}"#, "error"),
         (br#"{"error":7}"#, "error"),
-        (br#"{"error":"invalid_grant","max_age":"5"}"#, "max_age"),
-        (br#"{"error":"invalid_grant","max_age":-5}"#, "max_age"),
         (b"<html>Bad Gateway</html>", "body"),
     ];
     for (body, member) in cases {
@@ -916,6 +965,116 @@ fn error_responses_are_typed() {
             read_jwt_bearer_response(502, body).unwrap_err(),
             ClientError::MalformedResponse(member)
         );
+    }
+}
+
+/// What each of the three readers makes of a refusal.
+fn read_with_every_reader(status: u16, body: &[u8]) -> [ClientError; 3] {
+    [
+        read_exchange_response(&draft_request(), status, body).unwrap_err(),
+        read_jwt_bearer_response(status, body).unwrap_err(),
+        read_refresh_token_exchange_response(status, body).unwrap_err(),
+    ]
+}
+
+#[test]
+fn unusable_optional_error_members_keep_the_error_code() {
+    // RFC 6749 §5.2 (and RFC 9470 §3): only `error` is REQUIRED. An optional member that is
+    // null, empty or of the wrong type is dropped, so the caller still learns the code.
+    let cases = [
+        ("error_description", json!(null)),
+        ("error_description", json!("")),
+        ("error_description", json!(7)),
+        ("error_description", json!(["Audience validation failed"])),
+        ("error_uri", json!(null)),
+        ("error_uri", json!("")),
+        ("error_uri", json!({"href": "https://idp.example.com/e"})),
+        ("acr_values", json!(null)),
+        ("acr_values", json!("")),
+        ("acr_values", json!(["phr", "phrh"])),
+        ("max_age", json!(null)),
+        ("max_age", json!("5")),
+        ("max_age", json!(-5)),
+        ("max_age", json!(1.5)),
+        ("max_age", json!(true)),
+    ];
+    for (member, value) in cases {
+        let body = json!({"error": "invalid_grant", member: value.clone()}).to_string();
+        for outcome in read_with_every_reader(400, body.as_bytes()) {
+            let ClientError::Refused(error) = outcome else {
+                panic!("{member}: {value}: {outcome:?}");
+            };
+            assert_eq!(
+                *error,
+                TokenErrorResponse {
+                    status: 400,
+                    error: "invalid_grant".into(),
+                    error_description: None,
+                    error_uri: None,
+                    max_age: None,
+                    acr_values: None,
+                },
+                "{member}: {value}"
+            );
+            assert!(is_subject_token_refusal(&error), "{member}: {value}");
+        }
+    }
+
+    // Exactly the body seen in the wild.
+    let body = br#"{"error":"invalid_grant","error_description":null}"#;
+    let error = refused(read_exchange_response(&draft_request(), 400, body));
+    assert_eq!(error.wire_error(), Some(WireError::InvalidGrant));
+    assert_eq!(error.error_description, None);
+
+    // The usable members beside an unusable one survive.
+    let body = json!({
+        "error": "insufficient_user_authentication",
+        "error_description": null,
+        "error_uri": "",
+        "max_age": 5,
+        "acr_values": "phr phrh",
+    })
+    .to_string();
+    let error = refused(read_refresh_token_exchange_response(400, body.as_bytes()));
+    assert_eq!(error.wire_error(), Some(WireError::InsufficientUserAuthentication));
+    assert_eq!((error.max_age, error.acr_values.as_deref()), (Some(5), Some("phr phrh")));
+    assert_eq!((error.error_description, error.error_uri), (None, None));
+}
+
+#[test]
+fn error_code_must_be_a_non_empty_string() {
+    // RFC 6749 §5.2: `error` is REQUIRED; without a usable one there is nothing to act on.
+    let bodies: [&[u8]; 8] = [
+        b"{}",
+        br#"{"error_description":"no code"}"#,
+        br#"{"error":null,"error_description":"x"}"#,
+        br#"{"error":""}"#,
+        br#"{"error":7}"#,
+        br#"{"error":true}"#,
+        br#"{"error":["invalid_grant"]}"#,
+        br#"{"error":{"code":"invalid_grant"}}"#,
+    ];
+    for body in bodies {
+        for status in [400, 401, 502] {
+            for outcome in read_with_every_reader(status, body) {
+                assert_eq!(
+                    outcome,
+                    ClientError::MalformedResponse("error"),
+                    "{status} {}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+    }
+
+    // The body itself stays strict on the error path too.
+    let body = br#"{"error":"invalid_grant","error":"invalid_client"}"#;
+    for outcome in read_with_every_reader(400, body) {
+        assert_eq!(outcome, ClientError::MalformedResponse("body"));
+    }
+    let big = json!({"error": "invalid_grant", "error_description": "x".repeat(70 * 1024)});
+    for outcome in read_with_every_reader(400, big.to_string().as_bytes()) {
+        assert_eq!(outcome, ClientError::MalformedResponse("body"));
     }
 }
 
@@ -1038,6 +1197,210 @@ fn hostile_jwt_bearer_bodies_are_malformed_not_panics() {
         read_jwt_bearer_response(200, big.as_bytes()).unwrap_err(),
         ClientError::MalformedResponse("body")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8b. Reading the SAML path's first response (draft §4.5)
+// ---------------------------------------------------------------------------------------------
+
+const IDP_REFRESH_TOKEN: &str = "idp-rt-never-logged";
+
+/// The draft §4.5 response shape, the refresh token in `access_token`, as edited.
+fn refresh_body(edit: impl FnOnce(&mut Map<String, Value>)) -> Vec<u8> {
+    let Value::Object(mut body) = json!({
+        "access_token": IDP_REFRESH_TOKEN,
+        "issued_token_type": urn::TOKEN_TYPE_REFRESH_TOKEN,
+        "token_type": "N_A",
+        "expires_in": 86_400,
+        "scope": "openid offline_access",
+    }) else {
+        unreachable!()
+    };
+    edit(&mut body);
+    Value::Object(body).to_string().into_bytes()
+}
+
+#[test]
+fn reads_the_saml_refresh_token_response() {
+    let response = read_refresh_token_exchange_response(200, &refresh_body(|_| {})).unwrap();
+    assert_eq!(response.refresh_token(), IDP_REFRESH_TOKEN);
+    assert_eq!(response.expires_in(), Some(86_400));
+    assert_eq!(response.expires_at(now()), Some(at(NOW + 86_400)));
+    assert_eq!(response.scope(), Some(&scope("openid offline_access")));
+
+    // Any case of N_A, any 2xx; expires_in and scope may be left out (RFC 8693 §2.2.1).
+    for token_type in ["n_a", "N_a", "n_A"] {
+        let body = refresh_body(|b| {
+            b.insert("token_type".into(), json!(token_type));
+        });
+        assert!(read_refresh_token_exchange_response(201, &body).is_ok(), "{token_type}");
+    }
+    let body = refresh_body(|b| {
+        b.remove("expires_in");
+        b.remove("scope");
+    });
+    let response = read_refresh_token_exchange_response(200, &body).unwrap();
+    assert_eq!((response.expires_in(), response.scope()), (None, None));
+    assert_eq!(response.expires_at(now()), None);
+
+    // draft §4.5: the refresh token then becomes the subject token of leg 1.
+    let leg_one = TokenExchangeRequest::new(response.into_subject_token(), AS_ISSUER);
+    let http = leg_one.to_http(&idp_auth(), now()).unwrap();
+    let sent = pairs(&http.body);
+    assert!(sent.contains(&("subject_token".into(), IDP_REFRESH_TOKEN.into())), "{sent:?}");
+    let subject_token_type = ("subject_token_type".into(), urn::TOKEN_TYPE_REFRESH_TOKEN.into());
+    assert!(sent.contains(&subject_token_type), "{sent:?}");
+}
+
+#[test]
+fn saml_refresh_token_response_must_be_a_refresh_token() {
+    // draft §4.5: issued_token_type is the refresh token URN, exactly.
+    for issued_token_type in [
+        urn::TOKEN_TYPE_ID_JAG,
+        urn::TOKEN_TYPE_ACCESS_TOKEN,
+        urn::TOKEN_TYPE_ID_TOKEN,
+        "urn:ietf:params:oauth:token-type:REFRESH_TOKEN",
+        "urn:ietf:params:oauth:token-type:refresh_token ",
+        "refresh_token",
+    ] {
+        let body = refresh_body(|b| {
+            b.insert("issued_token_type".into(), json!(issued_token_type));
+        });
+        assert_eq!(
+            read_refresh_token_exchange_response(200, &body).unwrap_err(),
+            ClientError::WrongIssuedTokenType,
+            "{issued_token_type}"
+        );
+    }
+    // draft §4.5: token_type is N_A, not a usable access token type.
+    for token_type in ["Bearer", "DPoP", "N_A ", "NA", "N-A"] {
+        let body = refresh_body(|b| {
+            b.insert("token_type".into(), json!(token_type));
+        });
+        assert_eq!(
+            read_refresh_token_exchange_response(200, &body).unwrap_err(),
+            ClientError::WrongTokenType,
+            "{token_type}"
+        );
+    }
+    // Neither reader takes the other's token.
+    assert_eq!(
+        read_exchange_response(&draft_request(), 200, &refresh_body(|_| {})).unwrap_err(),
+        ClientError::WrongIssuedTokenType
+    );
+    let id_jag = exchange_body(&mint(|_| {}), |_| {});
+    assert_eq!(
+        read_refresh_token_exchange_response(200, &id_jag).unwrap_err(),
+        ClientError::WrongIssuedTokenType
+    );
+}
+
+#[test]
+fn saml_refresh_token_errors_are_typed() {
+    // The IdP refusing the assertion (its audience is another client, say).
+    let body = br#"{"error":"invalid_grant","error_description":"Audience validation failed"}"#;
+    let error = refused(read_refresh_token_exchange_response(400, body));
+    assert_eq!(
+        error,
+        TokenErrorResponse {
+            status: 400,
+            error: "invalid_grant".into(),
+            error_description: Some("Audience validation failed".into()),
+            error_uri: None,
+            max_age: None,
+            acr_values: None,
+        }
+    );
+    assert!(is_subject_token_refusal(&error));
+    let error =
+        refused(read_refresh_token_exchange_response(400, br#"{"error":"invalid_request"}"#));
+    assert!(is_subject_token_refusal(&error));
+    let error =
+        refused(read_refresh_token_exchange_response(401, br#"{"error":"invalid_client"}"#));
+    assert_eq!((error.status, error.wire_error()), (401, Some(WireError::InvalidClient)));
+    assert!(!is_subject_token_refusal(&error));
+
+    // An error status is never a success, whatever the body says.
+    assert_eq!(
+        read_refresh_token_exchange_response(400, &refresh_body(|_| {})).unwrap_err(),
+        ClientError::MalformedResponse("error")
+    );
+}
+
+#[test]
+fn hostile_refresh_token_bodies_are_malformed_not_panics() {
+    let read = |body: &[u8]| read_refresh_token_exchange_response(200, body).unwrap_err();
+
+    let bodies: [&[u8]; 6] = [b"not json", b"", b"[]", b"null", b"{\"a\":1} {}", b"\xff\xfe{}"];
+    for body in bodies {
+        assert_eq!(read(body), ClientError::MalformedResponse("body"), "{body:?}");
+    }
+    let duplicate = String::from_utf8(refresh_body(|_| {})).unwrap().replacen(
+        '{',
+        r#"{"access_token":"rt-other","#,
+        1,
+    );
+    assert_eq!(read(duplicate.as_bytes()), ClientError::MalformedResponse("body"));
+    let big = refresh_body(|b| {
+        b.insert("padding".into(), json!("x".repeat(70 * 1024)));
+    });
+    assert_eq!(read(&big), ClientError::MalformedResponse("body"));
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    assert_eq!(read(deep.as_bytes()), ClientError::MalformedResponse("body"));
+
+    // Success parsing stays strict: no member is dropped here.
+    for (member, value) in [
+        ("access_token", json!(42)),
+        ("access_token", json!("")),
+        ("access_token", json!(null)),
+        ("issued_token_type", json!([urn::TOKEN_TYPE_REFRESH_TOKEN])),
+        ("issued_token_type", json!("")),
+        ("token_type", json!({})),
+        ("token_type", json!(null)),
+        ("expires_in", json!("86400")),
+        ("expires_in", json!(-1)),
+        ("expires_in", json!(1.5)),
+        ("expires_in", json!(null)),
+        ("scope", json!(["openid"])),
+        ("scope", json!("")),
+        ("scope", json!("openid  offline_access")),
+        ("scope", json!(null)),
+    ] {
+        let body = refresh_body(|b| {
+            b.insert(member.into(), value.clone());
+        });
+        assert_eq!(read(&body), ClientError::MalformedResponse(member), "{member}: {value}");
+    }
+    for member in ["access_token", "issued_token_type", "token_type"] {
+        let body = refresh_body(|b| {
+            b.remove(member);
+        });
+        assert_eq!(read(&body), ClientError::MalformedResponse(member), "{member}");
+    }
+}
+
+#[test]
+fn debug_of_refresh_token_response_hides_the_token() {
+    let response = read_refresh_token_exchange_response(200, &refresh_body(|_| {})).unwrap();
+    let debug = format!("{response:?}");
+    assert!(!debug.contains(IDP_REFRESH_TOKEN), "{debug}");
+    assert!(!debug.contains("idp-rt"), "{debug}");
+    assert!(debug.contains("<redacted>"), "{debug}");
+    assert!(debug.contains("86400"), "{debug}");
+    let debug = format!("{:#?}", response.clone());
+    assert!(!debug.contains(IDP_REFRESH_TOKEN), "{debug}");
+
+    // Nor once it is the subject of leg 1, nor in a refusal.
+    let debug = format!("{:?}", response.into_subject_token());
+    assert!(!debug.contains(IDP_REFRESH_TOKEN), "{debug}");
+    let outcome = read_refresh_token_exchange_response(
+        200,
+        &refresh_body(|b| {
+            b.insert("token_type".into(), json!("Bearer"));
+        }),
+    );
+    let debug = format!("{outcome:?} {}", outcome.as_ref().unwrap_err());
+    assert!(!debug.contains(IDP_REFRESH_TOKEN), "{debug}");
 }
 
 // ---------------------------------------------------------------------------------------------

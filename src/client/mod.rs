@@ -54,8 +54,8 @@ pub use auth::ClientAuthentication;
 pub use discovery::{AuthorizationServerMetadata, ClientMetadata, ProtectedResourceMetadata};
 pub use renewal::{HeldTokens, NextStep, next_step};
 pub use response::{
-    AccessTokenResponse, IdJagResponse, TokenErrorResponse, read_exchange_response,
-    read_jwt_bearer_response,
+    AccessTokenResponse, IdJagResponse, RefreshTokenResponse, TokenErrorResponse,
+    read_exchange_response, read_jwt_bearer_response, read_refresh_token_exchange_response,
 };
 
 use crate::NumericDate;
@@ -74,12 +74,15 @@ pub enum ClientError {
     Refused(Box<TokenErrorResponse>),
     /// The response body is not the JSON object it should be (not JSON, duplicate members,
     /// over 64 KiB, a member of the wrong type, a required member missing); the name says which.
+    /// In an error response only `error` counts: unusable optional members are dropped.
     #[error("malformed response: {0}")]
     MalformedResponse(&'static str),
-    /// `issued_token_type` is not the id-jag URN.
+    /// `issued_token_type` is not the one asked for: the id-jag URN (leg 1), or the refresh
+    /// token URN (the SAML path's first step, draft §4.5).
     #[error("the IdP issued another token type")]
     WrongIssuedTokenType,
-    /// `token_type` is not `N_A` (leg 1) or not `Bearer`/`DPoP` (leg 2).
+    /// `token_type` is not `N_A` (leg 1 and the SAML path's first step) or not `Bearer`/`DPoP`
+    /// (leg 2).
     #[error("unexpected token_type")]
     WrongTokenType,
     /// The returned token is not an ID-JAG (`typ`, structure or claims).
@@ -313,7 +316,8 @@ impl std::fmt::Debug for TokenExchangeRequest {
 }
 
 /// The first step of the SAML path (draft §4.5): a SAML assertion for an IdP refresh token,
-/// asking for `openid offline_access`.
+/// asking for `openid offline_access`. Read the answer with
+/// [`read_refresh_token_exchange_response`].
 #[derive(Clone)]
 pub struct SamlRefreshTokenRequest {
     assertion: String,

@@ -1,8 +1,9 @@
-//! Reading token endpoint responses: both legs, and errors (RFC 6749 §5, RFC 8693 §2.2).
+//! Reading token endpoint responses: both legs, the SAML path's first step, and errors
+//! (RFC 6749 §5, RFC 8693 §2.2).
 
 use serde_json::{Map, Value};
 
-use super::{ClientError, TokenExchangeRequest};
+use super::{ClientError, SubjectToken, TokenExchangeRequest};
 use crate::NumericDate;
 use crate::claims::IdJagClaims;
 use crate::error::WireError;
@@ -131,6 +132,54 @@ impl std::fmt::Debug for AccessTokenResponse {
     }
 }
 
+/// A successful answer to a [`SamlRefreshTokenRequest`](super::SamlRefreshTokenRequest) (the
+/// SAML path's first step, draft §4.5): the IdP refresh token to use as the subject token of
+/// leg 1. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshTokenResponse {
+    refresh_token: String,
+    expires_in: Option<u64>,
+    scope: Option<Scope>,
+}
+
+impl RefreshTokenResponse {
+    /// The refresh token (sent as `access_token`).
+    pub fn refresh_token(&self) -> &str {
+        &self.refresh_token
+    }
+
+    /// `expires_in`, as sent.
+    pub fn expires_in(&self) -> Option<u64> {
+        self.expires_in
+    }
+
+    /// `scope`, when the IdP sent one: RFC 8693 §2.2.1 lets it omit the scope when it granted
+    /// the one asked for.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
+    /// When the refresh token expires, given when the response arrived.
+    pub fn expires_at(&self, received_at: NumericDate) -> Option<NumericDate> {
+        self.expires_in.map(|seconds| received_at.saturating_add_seconds(seconds))
+    }
+
+    /// The refresh token as the subject of a leg-1 [`TokenExchangeRequest`] (draft §4.5).
+    pub fn into_subject_token(self) -> SubjectToken {
+        SubjectToken::RefreshToken(self.refresh_token)
+    }
+}
+
+impl std::fmt::Debug for RefreshTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshTokenResponse")
+            .field("refresh_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 /// Read the IdP's answer to `request` (leg 1).
 ///
 /// A non-2xx status is [`ClientError::Refused`] with the typed error. A success must say
@@ -149,9 +198,7 @@ pub fn read_exchange_response(
     let issued_token_type = required_string(&mut members, "issued_token_type")?;
     let token_type = required_string(&mut members, "token_type")?;
     let expires_in = optional_u64(&mut members, "expires_in")?;
-    let scope = optional_string(&mut members, "scope")?
-        .map(|text| Scope::parse(&text).map_err(|_| ClientError::MalformedResponse("scope")))
-        .transpose()?;
+    let scope = optional_scope(&mut members)?;
     let refresh_token_sent = members.contains_key("refresh_token");
 
     // draft §4.3.2: the token is an ID-JAG and token_type is N_A.
@@ -202,6 +249,46 @@ pub fn read_exchange_response(
     Ok(IdJagResponse { id_jag: access_token, claims, expires_in, scope, refresh_token_sent })
 }
 
+/// Read the IdP's answer to a [`SamlRefreshTokenRequest`](super::SamlRefreshTokenRequest)
+/// (draft §4.5).
+///
+/// A non-2xx status is [`ClientError::Refused`] with the typed error. A success must say
+/// `issued_token_type` refresh token and `token_type` `N_A` (any case), and carries the
+/// refresh token in `access_token`.
+///
+/// ```
+/// use id_jag::client::{TokenExchangeRequest, read_refresh_token_exchange_response};
+///
+/// let body = br#"{"access_token":"rt-1","token_type":"N_A","expires_in":86400,
+///     "issued_token_type":"urn:ietf:params:oauth:token-type:refresh_token"}"#;
+/// let response = read_refresh_token_exchange_response(200, body)?;
+/// assert_eq!(response.expires_in(), Some(86_400));
+///
+/// // draft §4.5: the refresh token is the subject token of leg 1.
+/// let leg_one = TokenExchangeRequest::new(response.into_subject_token(), "https://as.example");
+/// # Ok::<(), id_jag::client::ClientError>(())
+/// ```
+pub fn read_refresh_token_exchange_response(
+    status: u16,
+    body: &[u8],
+) -> Result<RefreshTokenResponse, ClientError> {
+    let mut members = read_body(status, body)?;
+    let refresh_token = required_string(&mut members, "access_token")?;
+    let issued_token_type = required_string(&mut members, "issued_token_type")?;
+    let token_type = required_string(&mut members, "token_type")?;
+    let expires_in = optional_u64(&mut members, "expires_in")?;
+    let scope = optional_scope(&mut members)?;
+
+    // draft §4.5: the token is a refresh token, carried in access_token, and token_type is N_A.
+    if issued_token_type != urn::TOKEN_TYPE_REFRESH_TOKEN {
+        return Err(ClientError::WrongIssuedTokenType);
+    }
+    if !token_type.eq_ignore_ascii_case(urn::TOKEN_TYPE_N_A) {
+        return Err(ClientError::WrongTokenType);
+    }
+    Ok(RefreshTokenResponse { refresh_token, expires_in, scope })
+}
+
 /// Read the resource AS's answer to the jwt-bearer grant (leg 2): an ordinary token response
 /// whose `token_type` is `Bearer` or `DPoP` (any case).
 pub fn read_jwt_bearer_response(
@@ -220,9 +307,7 @@ pub fn read_jwt_bearer_response(
         access_token,
         token_type,
         expires_in: optional_u64(&mut members, "expires_in")?,
-        scope: optional_string(&mut members, "scope")?
-            .map(|text| Scope::parse(&text).map_err(|_| ClientError::MalformedResponse("scope")))
-            .transpose()?,
+        scope: optional_scope(&mut members)?,
         refresh_token: optional_string(&mut members, "refresh_token")?,
     })
 }
@@ -237,15 +322,24 @@ fn read_body(status: u16, body: &[u8]) -> Result<Map<String, Value>, ClientError
     if (200..300).contains(&status) {
         return Ok(members);
     }
+
+    // RFC 6749 §5.2: `error` is REQUIRED and is what the caller acts on, so it must be there. The
+    // other members are OPTIONAL and advisory: one that is null, empty or of the wrong type is
+    // dropped rather than losing the code (RFC 9470 §3 members included).
     let error = TokenErrorResponse {
         status,
         error: required_string(&mut members, "error")?,
-        error_description: optional_string(&mut members, "error_description")?,
-        error_uri: optional_string(&mut members, "error_uri")?,
-        max_age: optional_u64(&mut members, "max_age")?,
-        acr_values: optional_string(&mut members, "acr_values")?,
+        error_description: advisory(optional_string(&mut members, "error_description")),
+        error_uri: advisory(optional_string(&mut members, "error_uri")),
+        max_age: advisory(optional_u64(&mut members, "max_age")),
+        acr_values: advisory(optional_string(&mut members, "acr_values")),
     };
     Err(ClientError::Refused(Box::new(error)))
+}
+
+/// An OPTIONAL error-response member, or nothing when it is unusable.
+fn advisory<T>(member: Result<Option<T>, ClientError>) -> Option<T> {
+    member.ok().flatten()
 }
 
 fn required_string(m: &mut Map<String, Value>, name: &'static str) -> Result<String, ClientError> {
@@ -261,6 +355,13 @@ fn optional_string(
         Some(Value::String(text)) if !text.is_empty() => Ok(Some(text)),
         Some(_) => Err(ClientError::MalformedResponse(name)),
     }
+}
+
+/// `scope` (RFC 6749 §3.3): space-separated tokens, when present.
+fn optional_scope(m: &mut Map<String, Value>) -> Result<Option<Scope>, ClientError> {
+    optional_string(m, "scope")?
+        .map(|text| Scope::parse(&text).map_err(|_| ClientError::MalformedResponse("scope")))
+        .transpose()
 }
 
 fn optional_u64(

@@ -274,14 +274,20 @@ fn issue(c: &mut Criterion) {
             signer: &keys,
         };
         let id_token_claims = format!(
-            r#"{{"iss":"{IDP}","sub":"00u8b2fc9a","aud":"aria","iat":{NOW},"exp":{},"auth_time":{NOW},"amr":["pwd","mfa"],"email":"b@example.com","name":"B"}}"#,
-            NOW + 3600
+            concat!(
+                r#"{{"iss":"{issuer}","sub":"00u8b2fc9a","aud":"aria","iat":{now},"exp":{expiry},"#,
+                r#""auth_time":{now},"amr":["pwd","mfa"],"email":"b@example.com","name":"B"}}"#,
+            ),
+            issuer = IDP,
+            now = NOW,
+            expiry = NOW + 3600,
         );
         let id_token = sign_compact(&keys, Some("JWT"), id_token_claims.as_bytes()).unwrap();
         let body = format!(
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
              &requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid-jag\
-             &audience=https%3A%2F%2Fas.expenses.example&resource=https%3A%2F%2Fapi.expenses.example\
+             &audience=https%3A%2F%2Fas.expenses.example\
+             &resource=https%3A%2F%2Fapi.expenses.example\
              &scope=expenses.read+expenses.write&subject_token={id_token}\
              &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token"
         )
@@ -341,7 +347,9 @@ fn scale(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    config = Criterion::default()
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
     targets = verify, issue, scale
 }
 criterion_main!(benches);

@@ -191,12 +191,22 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
         client_id: "aria".into(),
         client_secret: "aria-secret-at-the-idp".into(),
     };
-    story.say("The IdP knows employee B and the AI assistant Aria, with managed connections from Aria to expenses (expenses.read expenses.submit), CRM (crm.contacts.read) and calendar (calendar.read calendar.write).")?;
+    story.say(
+        "The IdP knows employee B and the AI assistant Aria, with managed connections from Aria to \
+         expenses (expenses.read expenses.submit), CRM (crm.contacts.read) and calendar \
+         (calendar.read calendar.write).",
+    )?;
 
     // B signs in; the IdP issues B's ID token to Aria.
     let id_token_claims = format!(
-        r#"{{"iss":"{IDP}","sub":"{USER_B}","aud":"aria","iat":{now},"exp":{},"auth_time":{now},"amr":["pwd","otp"]}}"#,
-        now.saturating_add_seconds(3600)
+        concat!(
+            r#"{{"iss":"{issuer}","sub":"{subject}","aud":"aria","iat":{now},"exp":{expiry},"#,
+            r#""auth_time":{now},"amr":["pwd","otp"]}}"#,
+        ),
+        issuer = IDP,
+        subject = USER_B,
+        now = now,
+        expiry = now.saturating_add_seconds(3600),
     );
     let id_token = sign_compact(&idp_keys, Some("JWT"), id_token_claims.as_bytes())
         .map_err(|e| e.to_string())?;
@@ -235,7 +245,10 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
         Ok(read_exchange_response(&request, status, body.as_bytes()).map(|r| r.id_jag().to_owned()))
     };
 
-    story.say("Aria asks the IdP for an ID-JAG for the expense app, with scope expenses.read expenses.submit expenses.approve.")?;
+    story.say(
+        "Aria asks the IdP for an ID-JAG for the expense app, with scope expenses.read \
+         expenses.submit expenses.approve.",
+    )?;
     let expense_id_jag =
         exchange_for(&mut story, &expenses, "expenses.read expenses.submit expenses.approve")?
             .map_err(|e| format!("expense exchange failed: {e}"))?;
@@ -352,7 +365,10 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
     }
 
     // Sender-constrained tokens (RFC 9449 DPoP, draft §9.8).
-    story.say("The admin reinstates B. From now on Aria binds its tokens to a key of its own with DPoP (RFC 9449): each request carries a proof signed with that key.")?;
+    story.say(
+        "The admin reinstates B. From now on Aria binds its tokens to a key of its own with DPoP \
+         (RFC 9449): each request carries a proof signed with that key.",
+    )?;
     expect(directory.set_suspended(USER_B, false), "user exists")?;
     let aria_key = SigningKey::generate(Algorithm::Es256).map_err(|e| e.to_string())?;
     let aria_jkt = aria_key.verification_key().thumbprint().to_owned();
@@ -404,7 +420,10 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
     ))?;
     expect(bound_to.as_deref() == Some(aria_jkt.as_str()), "the ID-JAG is bound to Aria's key")?;
 
-    story.say("Aria redeems it at the calendar app's authorization server, with a proof for that token endpoint.")?;
+    story.say(
+        "Aria redeems it at the calendar app's authorization server, with a proof for that token \
+         endpoint.",
+    )?;
     let aria_at_calendar = ClientAuthentication::SecretBasic {
         client_id: calendar.aria_client_id.into(),
         client_secret: "aria-secret-at-calendar".into(),
@@ -446,7 +465,10 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
     expect(access.token_type == "DPoP", "a DPoP-bound access token")?;
     expect(grant.dpop_jkt() == Some(aria_jkt.as_str()), "the grant is bound to Aria's key")?;
 
-    story.say("Aria calls the calendar API with the access token and a proof carrying the token's hash (ath); the API checks both.")?;
+    story.say(
+        "Aria calls the calendar API with the access token and a proof carrying the token's hash \
+         (ath); the API checks both.",
+    )?;
     let needed = Scope::parse("calendar.read").map_err(|e| e.to_string())?;
     let call_api = |proof: Option<&str>| {
         calendar.api_verifier.verify_with_proof(
@@ -474,7 +496,10 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
     ))?;
     expect(verified.subject == "calendar-account-of-b", "the API sees B's calendar account")?;
 
-    story.say("An attacker stole the bound ID-JAG (and even Aria's client secret at the calendar app) and presents it with a DPoP key of their own.")?;
+    story.say(
+        "An attacker stole the bound ID-JAG (and even Aria's client secret at the calendar app) \
+         and presents it with a DPoP key of their own.",
+    )?;
     let attacker_key = SigningKey::generate(Algorithm::Es256).map_err(|e| e.to_string())?;
     let stolen = redeem_bound(&mut story, &attacker_key)?;
     let reason = stolen.as_ref().err().map(|rejection| rejection.reason().code());
@@ -492,7 +517,10 @@ pub fn run(out: &mut impl Write) -> Result<(), String> {
         "reason is dpop_key_mismatch",
     )?;
 
-    story.say("The attacker also stole the access token and calls the calendar API with it, without Aria's key.")?;
+    story.say(
+        "The attacker also stole the access token and calls the calendar API with it, without \
+         Aria's key.",
+    )?;
     let without_proof = call_api(None);
     let attacker_proof = DpopProof::new("GET", CALENDAR_EVENTS)
         .with_access_token(&access.access_token)

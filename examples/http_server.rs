@@ -11,12 +11,15 @@
 //!
 //! | Endpoint | Role |
 //! |---|---|
-//! | `POST /idp/token` | IdP: RFC 8693 token exchange issuing ID-JAGs; clients authenticate with `private_key_jwt` (RFC 7523 §2.2) |
+//! | `POST /idp/token` | IdP: RFC 8693 token exchange issuing ID-JAGs |
 //! | `GET /idp/jwks` | IdP: its public JWK Set |
 //! | `GET /idp/.well-known/oauth-authorization-server` | IdP: RFC 8414 metadata |
-//! | `POST /as/token` | resource AS of the expense app: the RFC 7523 jwt-bearer grant; clients authenticate with `client_secret_basic` |
+//! | `POST /as/token` | resource AS of the expense app: the RFC 7523 jwt-bearer grant |
 //! | `GET /as/.well-known/oauth-authorization-server` | resource AS: RFC 8414 metadata |
 //! | `GET /api/expenses` | the expense API: `Authorization: Bearer <access token>` |
+//!
+//! Clients authenticate at `/idp/token` with `private_key_jwt` (RFC 7523 §2.2) and at
+//! `/as/token` with `client_secret_basic`.
 //!
 //! The crate decides; this file is the host around it: HTTP, client authentication, the clock
 //! ([`NumericDate::now_from_system_clock`] once per request), the replay stores and the audit
@@ -831,8 +834,14 @@ fn api_expenses(state: &State, request: &tiny_http::Request, now: NumericDate) -
                 "account": verified.subject,
                 "agent": verified.actor,
                 "expenses": [
-                    {"id": "exp-1041", "date": "2026-11-30", "merchant": "Rail Europe", "amount": "212.40", "currency": "EUR"},
-                    {"id": "exp-1042", "date": "2026-12-02", "merchant": "Hotel Lumen", "amount": "389.00", "currency": "EUR"},
+                    {
+                        "id": "exp-1041", "date": "2026-11-30", "merchant": "Rail Europe",
+                        "amount": "212.40", "currency": "EUR",
+                    },
+                    {
+                        "id": "exp-1042", "date": "2026-12-02", "merchant": "Hotel Lumen",
+                        "amount": "389.00", "currency": "EUR",
+                    },
                 ],
             }),
         )

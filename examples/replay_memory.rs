@@ -35,7 +35,8 @@ fn main() {
         (Some(before), Some(after)) => {
             let mib = after.saturating_sub(before) as f64 / 1024.0;
             println!(
-                "replay guard with {RECORDS} live records: {mib:.1} MiB resident (target <= 128 MiB)"
+                "replay guard with {RECORDS} live records: {mib:.1} MiB resident \
+                 (target <= 128 MiB)"
             );
         }
         _ => println!("resident set size is not readable on this system"),

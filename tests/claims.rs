@@ -548,7 +548,10 @@ fn duplicate_top_level_sub_is_refused() {
 
 #[test]
 fn repeated_names_are_refused_whatever_else_is_wrong() {
-    let required = r#""iss":"i","sub":"s","aud":"a","client_id":"c","jti":"j","exp":1764000300,"iat":1764000000"#;
+    let required = concat!(
+        r#""iss":"i","sub":"s","aud":"a","client_id":"c","jti":"j","#,
+        r#""exp":1764000300,"iat":1764000000"#,
+    );
     let refused = |members: &str| IdJagClaims::from_json(format!("{{{members}}}").as_bytes());
     // An unknown claim repeated, at the top level.
     assert_eq!(refused(&format!(r#"{required},"x":1,"x":2"#)), Err(ClaimsError::DuplicateMember));

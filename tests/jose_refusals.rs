@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use id_jag::jose::{
     Algorithm, AlgorithmSet, CompactJws, JoseError, KeyError, KeySet, ParseOptions, RejectedKey,
-    Signer, SigningKey, VerificationKey, sign_compact,
+    Signer, SigningKey, VerificationKey, sign_compact, verify_signature,
 };
 use openssl::bn::BigNumContext;
 use openssl::ec::{EcGroup, EcKey};
@@ -1064,6 +1064,55 @@ fn jws_with_stray_bits_in_the_header_is_refused() {
     assert_eq!(parse(&stray).unwrap_err(), JoseError::Base64);
 }
 
+#[test]
+fn compact_json_polyglot_is_refused() {
+    // CVE-2022-39227 (python-jwt): a JSON serialization whose first member name carries a
+    // compact header and a forged payload, its other members a genuinely signed token.
+    let (key, token) = es256_token();
+    let parts = segments(&token);
+    let forged = b64(br#"{"iss":"https://idp","sub":"admin"}"#);
+    let polyglot = format!(
+        concat!(
+            r#"{{"  {header}.{forged}.":"","#,
+            r#""protected":"{header}","payload":"{payload}","signature":"{signature}"}}"#,
+        ),
+        header = parts[0],
+        forged = forged,
+        payload = parts[1],
+        signature = parts[2],
+    );
+    let json: Value = serde_json::from_str(&polyglot).unwrap();
+    assert_eq!(json["signature"], parts[2].as_str());
+    // Exactly two dots, so three segments: the refusal is the canonical base64url rule
+    // (RFC 7515 §7.1), which `{`, `"` and spaces in the first segment break.
+    assert_eq!(polyglot.matches('.').count(), 2);
+    let refused = parse(&polyglot).unwrap_err();
+    assert_eq!(refused, JoseError::Base64);
+    assert_eq!(refused.reason(), "jws_base64");
+    // The same without the spaces python-jwt's parser needed.
+    let tight = polyglot.replacen("{\"  ", "{\"", 1);
+    assert_eq!(parse(&tight).unwrap_err(), JoseError::Base64);
+
+    // The plain JSON serialization of the token has no dot at all.
+    let serialized = json!({"protected": parts[0], "payload": parts[1], "signature": parts[2]});
+    let refused = parse(&serialized.to_string()).unwrap_err();
+    assert_eq!(refused, JoseError::SegmentCount);
+    assert_eq!(refused.reason(), "jws_segment_count");
+    // A signed token with JSON text after it (dots inside it add segments) or before it.
+    let after = format!(r#"{token}{{"payload":"{forged}","iss":"https://idp.example"}}"#);
+    assert_eq!(parse(&after).unwrap_err(), JoseError::SegmentCount);
+    let before = format!(r#"{{"payload":"{forged}"}}{token}"#);
+    assert_eq!(before.matches('.').count(), 2);
+    assert_eq!(parse(&before).unwrap_err(), JoseError::Base64);
+
+    // What verifies is the token alone, and the payload it reads is the signed one, inside the
+    // signing input: the first two segments.
+    let jws = parse(&token).unwrap();
+    jws.verify_with(key.verification_key()).unwrap();
+    assert_eq!(jws.unverified_payload(), br#"{"iss":"https://idp"}"#);
+    assert_eq!(jws.signing_input(), format!("{}.{}", parts[0], parts[1]).as_bytes());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compact JWS: header rules
 // ---------------------------------------------------------------------------------------------
@@ -1300,6 +1349,52 @@ fn valid_token_with_an_rs256_key_is_a_key_algorithm_mismatch() {
     let rsa = rsa_keyed("rsa");
     let jws = parse(&token).unwrap();
     assert_eq!(jws.verify_with(&rsa).unwrap_err(), JoseError::KeyAlgorithmMismatch);
+}
+
+#[test]
+fn es384_token_with_a_p256_key_is_a_key_algorithm_mismatch() {
+    // RFC 7518 §3.4: ES384 is ECDSA on P-384 only, and RFC 8725 §3.1: a key serves exactly one
+    // algorithm. A P-256 key is ES256's, whatever the token's header says.
+    let p384 = SigningKey::generate(Algorithm::Es384).unwrap();
+    let token = sign_compact(&p384, None, b"{}").unwrap();
+    let jws = parse(&token).unwrap();
+    assert_eq!(jws.header().algorithm(), Algorithm::Es384);
+    let p256 = SigningKey::generate(Algorithm::Es256).unwrap();
+    let error = jws.verify_with(p256.verification_key()).unwrap_err();
+    assert_eq!(error, JoseError::KeyAlgorithmMismatch);
+    // The pair is refused before the length: an ES256-length signature changes nothing.
+    let input = jws.signing_input();
+    for signature in [jws.signature(), &[1; 64]] {
+        let error = verify_signature(p256.verification_key(), Algorithm::Es384, input, signature);
+        assert_eq!(error, Err(JoseError::KeyAlgorithmMismatch));
+    }
+    // And the other way round: an ES256 token against the P-384 key.
+    let (_, es256) = es256_token();
+    let error = parse(&es256).unwrap().verify_with(p384.verification_key()).unwrap_err();
+    assert_eq!(error, JoseError::KeyAlgorithmMismatch);
+    assert!(jws.verify_with(p384.verification_key()).is_ok());
+}
+
+#[test]
+fn eddsa_token_with_an_ec_key_is_a_key_algorithm_mismatch() {
+    // RFC 8037 §3.1: EdDSA verifies with an OKP key only. Ed25519 and ES256 signatures are both
+    // 64 octets, so the refusal can only come from the key's type, never from a length.
+    let ed25519 = SigningKey::generate(Algorithm::EdDsa).unwrap();
+    let token = sign_compact(&ed25519, None, b"{}").unwrap();
+    let jws = parse(&token).unwrap();
+    assert_eq!(jws.signature().len(), 64);
+    for algorithm in [Algorithm::Es256, Algorithm::Es384] {
+        let ec = SigningKey::generate(algorithm).unwrap();
+        let error = jws.verify_with(ec.verification_key()).unwrap_err();
+        assert_eq!(error, JoseError::KeyAlgorithmMismatch, "{algorithm}");
+        let error = verify_signature(ec.verification_key(), Algorithm::EdDsa, b"{}", &[1; 64]);
+        assert_eq!(error, Err(JoseError::KeyAlgorithmMismatch), "{algorithm}");
+    }
+    // And the other way round: an ES256 token against the Ed25519 key.
+    let (_, es256) = es256_token();
+    let error = parse(&es256).unwrap().verify_with(ed25519.verification_key()).unwrap_err();
+    assert_eq!(error, JoseError::KeyAlgorithmMismatch);
+    assert!(jws.verify_with(ed25519.verification_key()).is_ok());
 }
 
 #[test]

@@ -496,7 +496,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn any_single_byte_change_is_refused(position in any::<prop::sample::Index>(), byte in any::<u8>()) {
+    fn any_single_byte_change_is_refused(
+        position in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
         let mut bytes = valid_id_jag().as_bytes().to_vec();
         let at = position.index(bytes.len());
         prop_assume!(bytes[at] != byte);

@@ -28,11 +28,11 @@ use id_jag::jose::{
 };
 use id_jag::metadata::ResourceServerMetadata;
 use id_jag::resource::{
-    AccessTokenIssuer, AllowAll, CheckedIdJag, Grant, GrantPolicy, JwtBearerRequest,
-    MemoryReplayGuard, MemorySubjects, RedeemHosts, Redemption, RejectReason, Rejection,
-    ReplayError, ReplayGuard, ReplayPolicy, ReplayVerdict, ResourceServer, ResourceServerConfig,
-    SubjectKey, SubjectResolution, SubjectResolver, TrustedIssuer, TrustedIssuerStore,
-    TrustedIssuers, VerifiedIdJag,
+    AccessTokenError, AccessTokenIssuer, AccessTokenVerifier, AllowAll, CheckedIdJag, Grant,
+    GrantPolicy, JwtBearerRequest, MemoryReplayGuard, MemorySubjects, RedeemHosts, Redemption,
+    RejectReason, Rejection, ReplayError, ReplayGuard, ReplayPolicy, ReplayVerdict, ResourceServer,
+    ResourceServerConfig, SubjectKey, SubjectResolution, SubjectResolver, TrustedIssuer,
+    TrustedIssuerStore, TrustedIssuers, VerifiedAccessToken, VerifiedIdJag,
 };
 use id_jag::scope::{Scope, ScopeError};
 use id_jag::urn;
@@ -2026,8 +2026,6 @@ fn a_dpop_binding_next_to_another_method_is_refused_whole() {
 
 #[test]
 fn access_token_claims_of_the_wrong_type_are_malformed_not_absent() {
-    use id_jag::jose::{Algorithm, KeySet, SigningKey, sign_compact};
-    use id_jag::resource::{AccessTokenError, AccessTokenVerifier};
     let key = SigningKey::generate(Algorithm::Es256).unwrap();
     let keys = KeySet::new(vec![key.verification_key().clone()]).unwrap();
     let verifier = AccessTokenVerifier::new("https://as.example", "https://api.example", keys);
@@ -2052,6 +2050,126 @@ fn access_token_claims_of_the_wrong_type_are_malformed_not_absent() {
             "{extra}"
         );
     }
+}
+
+/// An access token as the resource AS mints it for a grant with an actor, its claims, and the
+/// verifier of the resource `API`, which trusts the AS key.
+struct MintedAccessToken {
+    as_key: Arc<SigningKey>,
+    token: String,
+    claims: Map<String, Value>,
+    verifier: AccessTokenVerifier,
+}
+
+impl MintedAccessToken {
+    fn new() -> Self {
+        let fx = Fixture::new();
+        let id_jag = fx.mint(&fx.claims().actor(agent()).build().unwrap());
+        let grant = assert_granted(fx.redeem_scope(&id_jag, "expenses.read"));
+        let as_key = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
+        let signer: Arc<dyn Signer> = as_key.clone();
+        let issued = AccessTokenIssuer::new(AS_ISSUER, signer, 300).mint(&grant, now()).unwrap();
+        let token = issued.token().to_owned();
+        let jws = CompactJws::parse(&token, &ParseOptions::new(AlgorithmSet::all())).unwrap();
+        let claims = serde_json::from_slice(jws.unverified_payload()).unwrap();
+        let verifier = AccessTokenVerifier::new(AS_ISSUER, API, single_key_set(&as_key));
+        MintedAccessToken { as_key, token, claims, verifier }
+    }
+
+    /// The minted claims after `edit`, signed again as `at+jwt` by the AS key.
+    fn resigned(&self, edit: impl FnOnce(&mut Map<String, Value>)) -> String {
+        let mut claims = self.claims.clone();
+        edit(&mut claims);
+        let payload = Value::Object(claims).to_string();
+        sign_compact(&*self.as_key, Some("at+jwt"), payload.as_bytes()).unwrap()
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        needed: Option<&str>,
+    ) -> Result<VerifiedAccessToken, AccessTokenError> {
+        self.verifier.verify(token, needed.map(scope).as_ref(), now())
+    }
+}
+
+#[test]
+fn access_token_as_minted_verifies_with_its_typed_claims() {
+    // The control of the three tests below: RFC 9068 §2.2 claims of their RFC 8693 §4 types.
+    let minted = MintedAccessToken::new();
+    assert_eq!(minted.claims["scope"], "expenses.read");
+    assert_eq!(minted.claims["client_id"], CLIENT);
+    assert_eq!(minted.claims["act"]["sub"], "agent-aria");
+    let verified = minted.verify(&minted.token, Some("expenses.read")).unwrap();
+    assert_eq!(verified.subject, ACCOUNT);
+    assert_eq!(verified.scope, Some(scope("expenses.read")));
+    assert_eq!(verified.client_id.as_deref(), Some(CLIENT));
+    assert_eq!(verified.actor.as_deref(), Some("agent-aria"));
+    // Signed again unchanged, the claims verify alike: re-signing is not what the tests refuse.
+    let resigned = minted.resigned(|_| {});
+    assert_eq!(minted.verify(&resigned, Some("expenses.read")), Ok(verified));
+}
+
+#[test]
+fn access_token_scope_of_a_number_is_malformed_not_absent() {
+    // RFC 8693 §4.2 (RFC 9068 §2.2.3): `scope` is a JSON string of space-separated scopes.
+    let minted = MintedAccessToken::new();
+    let numeric = minted.resigned(|claims| {
+        claims.insert("scope".into(), json!(5));
+    });
+    assert_eq!(minted.verify(&numeric, None), Err(AccessTokenError::Malformed));
+    assert_eq!(AccessTokenError::Malformed.reason(), "at_malformed");
+    // Read as absent, it would be reported as too narrow for a needed scope instead.
+    let needed = Some("expenses.read");
+    assert_eq!(minted.verify(&numeric, needed), Err(AccessTokenError::Malformed));
+    let absent = minted.resigned(|claims| {
+        claims.remove("scope");
+    });
+    assert_eq!(minted.verify(&absent, needed), Err(AccessTokenError::InsufficientScope));
+    let typed = minted.resigned(|claims| {
+        claims.insert("scope".into(), json!("expenses.read"));
+    });
+    assert!(minted.verify(&typed, needed).is_ok());
+}
+
+#[test]
+fn access_token_client_id_of_an_array_is_malformed_not_absent() {
+    // RFC 8693 §4.3 (RFC 9068 §2.2): `client_id` is the client identifier, a JSON string.
+    let minted = MintedAccessToken::new();
+    let listed = minted.resigned(|claims| {
+        claims.insert("client_id".into(), json!([CLIENT]));
+    });
+    assert_eq!(minted.verify(&listed, None), Err(AccessTokenError::Malformed));
+    let absent = minted.resigned(|claims| {
+        claims.remove("client_id");
+    });
+    let verified = minted.verify(&absent, None).unwrap();
+    assert_eq!(verified.client_id, None);
+    let typed = minted.resigned(|claims| {
+        claims.insert("client_id".into(), json!(CLIENT));
+    });
+    let verified = minted.verify(&typed, None).unwrap();
+    assert_eq!(verified.client_id.as_deref(), Some(CLIENT));
+}
+
+#[test]
+fn access_token_act_of_a_string_is_malformed_not_absent() {
+    // RFC 8693 §4.1: `act` is a JSON object naming the actor in its `sub`.
+    let minted = MintedAccessToken::new();
+    let named = minted.resigned(|claims| {
+        claims.insert("act".into(), json!("agent-aria"));
+    });
+    assert_eq!(minted.verify(&named, None), Err(AccessTokenError::Malformed));
+    let absent = minted.resigned(|claims| {
+        claims.remove("act");
+    });
+    let verified = minted.verify(&absent, None).unwrap();
+    assert_eq!(verified.actor, None);
+    let typed = minted.resigned(|claims| {
+        claims.insert("act".into(), json!({"sub": "agent-aria"}));
+    });
+    let verified = minted.verify(&typed, None).unwrap();
+    assert_eq!(verified.actor.as_deref(), Some("agent-aria"));
 }
 
 #[test]

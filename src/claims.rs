@@ -182,7 +182,9 @@ impl OneOrMany {
         }
     }
 
-    /// Always false: an empty array is refused on parse and on construction.
+    /// Whether there are no values. The parser and the claim-set builder refuse an empty array,
+    /// so this is false for every value read from a token or built into a claim set; only a
+    /// `OneOrMany::Many(vec![])` made by hand is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -349,6 +349,17 @@ impl DpopVerifier {
         self
     }
 
+    /// The nonce this verifier requires, if any.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
+    /// The `DPoP-Nonce` header that tells the client the nonce (RFC 9449 §8): send it with a
+    /// `use_dpop_nonce` error, or with any response when the nonce changes (§8.2).
+    pub fn nonce_header(&self) -> Option<(&'static str, &str)> {
+        self.nonce().map(|nonce| ("DPoP-Nonce", nonce))
+    }
+
     /// Verify `proof` for a request with `method` to `uri`, accompanying `access_token` when
     /// presented to a resource server, at `now`; its `jti` is recorded in `replay` (keyed by
     /// the proof key) until the proof leaves the window.

@@ -1193,6 +1193,11 @@ fn a_required_nonce_must_be_echoed() {
     let guard = MemoryReplayGuard::new(100);
     let verify = |made: &str| verifier.verify(made, "POST", AS_TOKEN_ENDPOINT, None, now(), &guard);
 
+    // RFC 9449 §8: the header that tells the client which nonce to use.
+    assert_eq!(verifier.nonce(), Some("nonce-2026"));
+    assert_eq!(verifier.nonce_header(), Some(("DPoP-Nonce", "nonce-2026")));
+    assert_eq!(DpopVerifier::new().nonce_header(), None);
+
     let missing = proof(&key, "POST", AS_TOKEN_ENDPOINT, now());
     assert_proof_refused(verify(&missing), DpopError::NonceMismatch);
     assert_eq!(DpopError::NonceMismatch.wire_error(), WireError::UseDpopNonce);

@@ -1419,6 +1419,36 @@ fn authorization_details_granted_by_a_policy_that_accepts_them() {
 }
 
 #[test]
+fn granted_authorization_details_reach_the_token_response_and_the_access_token() {
+    let fx = Fixture::new();
+    let token = fx.mint(&fx.claims().authorization_details(expense_details()).build().unwrap());
+    let hosts = RedeemHosts { policy: &AcceptDetails, ..fx.hosts() };
+    let grant = assert_granted(fx.redeem_hosts(&hosts, &token));
+    let expected: Vec<Value> =
+        expense_details().iter().map(AuthorizationDetail::to_value).collect();
+
+    let as_key: Arc<dyn Signer> = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
+    let issued = AccessTokenIssuer::new(AS_ISSUER, as_key, 300).mint(&grant, now()).unwrap();
+    // RFC 9396 §7: the token response says what was granted ...
+    let response: Value = serde_json::from_str(&issued.token_response(&grant).to_json()).unwrap();
+    assert_eq!(response["authorization_details"], Value::Array(expected.clone()));
+    // ... and §9.1: the JWT access token carries it for the resource server.
+    let jws = CompactJws::parse(issued.token(), &ParseOptions::new(AlgorithmSet::all())).unwrap();
+    let payload: Value = serde_json::from_slice(jws.unverified_payload()).unwrap();
+    assert_eq!(payload["authorization_details"], Value::Array(expected));
+
+    // Without details, neither mentions them.
+    let plain = fx.grant(&fx.token());
+    let as_key: Arc<dyn Signer> = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
+    let issued = AccessTokenIssuer::new(AS_ISSUER, as_key, 300).mint(&plain, now()).unwrap();
+    let response: Value = serde_json::from_str(&issued.token_response(&plain).to_json()).unwrap();
+    assert!(response.get("authorization_details").is_none());
+    let jws = CompactJws::parse(issued.token(), &ParseOptions::new(AlgorithmSet::all())).unwrap();
+    let payload: Value = serde_json::from_slice(jws.unverified_payload()).unwrap();
+    assert!(payload.get("authorization_details").is_none());
+}
+
+#[test]
 fn resource_not_served_is_refused() {
     let fx = Fixture::new();
     let token = fx.mint(&fx.claims().resource("https://api.other.example").build().unwrap());

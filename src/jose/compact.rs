@@ -1,6 +1,7 @@
 //! Compact JWS (RFC 7515 §7.1), strictly: size cap, exactly three canonical base64url
-//! segments, header and payload without duplicate members, and header rules that keep every
-//! key choice on the verifier's side.
+//! segments, a header without duplicate members, and header rules that keep every key choice
+//! on the verifier's side. The payload is bytes here: the claim set's parser
+//! ([`crate::claims::IdJagClaims::from_json`]) reads it as strictly.
 
 use serde_json::{Map, Value};
 
@@ -247,7 +248,9 @@ impl<'a> CompactJws<'a> {
         &self.header
     }
 
-    /// The decoded payload. Unverified until a `verify_*` method has succeeded.
+    /// The decoded payload. Unverified until a `verify_*` method has succeeded, and not parsed:
+    /// read it with a strict parser (duplicate members refused), such as
+    /// [`IdJagClaims::from_json`](crate::claims::IdJagClaims::from_json).
     pub fn unverified_payload(&self) -> &[u8] {
         &self.payload
     }

@@ -1,7 +1,9 @@
 //! Strict compact JWS, algorithms, keys, key sets and RFC 7638 thumbprints.
 //!
-//! This module is the only place in the crate that talks to josekit (and through it to
-//! OpenSSL). josekit is used for the signature primitives and key construction only; every
+//! This module is the only place in the crate that talks to josekit, and the only one that
+//! verifies or makes signatures through OpenSSL (elsewhere the crate asks OpenSSL only for
+//! SHA-256 and random bytes). josekit is used for the signature primitives and key
+//! construction only (RS256 verification calls OpenSSL's RSA primitive directly); every
 //! rule above them (compact parsing, header rules, key vetting, key selection) is written
 //! here, because a general JWT library leaves ID-JAG-relevant policy holes (see `JOSEKIT.md`
 //! in the design notes).

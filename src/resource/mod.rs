@@ -468,6 +468,10 @@ impl ResourceServer {
     /// ID-JAG needs a proof by its key; a bound ID-JAG without a proof is refused; a proof
     /// without a binding binds the access token to the proof's key; neither is a bearer
     /// redemption unless this server requires sender constraint.
+    ///
+    /// A `jwt-dpop` request ([`JwtBearerRequest::is_dpop_grant`]) must carry a proof: the
+    /// one-call API refuses one without ([`RejectReason::DpopProofMissing`]); a staged host
+    /// checks that before calling this.
     pub fn verify_with_dpop(
         &self,
         id_jag: UnverifiedIdJag<'_>,

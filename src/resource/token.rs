@@ -43,13 +43,14 @@ impl IssuedAccessToken {
     }
 
     /// The token response for it: `Bearer` (or `DPoP` when bound), `expires_in`, the granted
-    /// `scope`, no refresh token (draft §4.4.2).
+    /// `scope` and `authorization_details` (RFC 9396 §7), no refresh token (draft §4.4.2).
     pub fn token_response(&self, grant: &Grant) -> TokenResponse {
         let mut response =
             TokenResponse::bearer(self.token.clone(), self.lifetime, grant.scope().cloned());
         if grant.dpop_jkt().is_some() {
             response.token_type = urn::TOKEN_TYPE_DPOP;
         }
+        response.authorization_details = granted_details(grant);
         response
     }
 }
@@ -72,8 +73,9 @@ impl AccessTokenIssuer {
     }
 
     /// Mint an access token for `grant` (RFC 9068 §2.2): `typ` `at+jwt`; `iss`; `sub` (the
-    /// account here); `aud` (the granted resources); `client_id`; `scope`; `jti`; `iat`;
-    /// `exp`; and the ID-JAG's `act`, so the resource server sees the agent too.
+    /// account here); `aud` (the granted resources); `client_id`; `scope`; the granted
+    /// `authorization_details`; `jti`; `iat`; `exp`; and the ID-JAG's `act`, so the resource
+    /// server sees the agent too.
     pub fn mint(&self, grant: &Grant, now: NumericDate) -> Result<IssuedAccessToken, JoseError> {
         let jwt_id = random_jwt_id()?;
         let expires_at = now.saturating_add_seconds(self.lifetime);
@@ -95,6 +97,10 @@ impl AccessTokenIssuer {
         put("client_id", Value::String(grant.client_id().to_owned()));
         if let Some(scope) = grant.scope() {
             put("scope", Value::String(scope.to_string()));
+        }
+        // RFC 9396 §9.1: the details granted travel in the token, so the API can enforce them.
+        if let Some(details) = granted_details(grant) {
+            put("authorization_details", details);
         }
         put("jti", Value::String(jwt_id.clone()));
         put("iat", Value::from(now.as_unix_seconds()));
@@ -333,6 +339,13 @@ impl AccessTokenVerifier {
         }
         Ok(verified)
     }
+}
+
+/// The `authorization_details` a grant carries, as the JSON array the token and the response
+/// hold (RFC 9396 §2).
+fn granted_details(grant: &Grant) -> Option<Value> {
+    let details = grant.authorization_details()?;
+    Some(Value::Array(details.iter().map(crate::claims::AuthorizationDetail::to_value).collect()))
 }
 
 /// The DPoP thumbprint of a `cnf` that binds by DPoP alone: any other member (mTLS

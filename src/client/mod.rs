@@ -19,7 +19,8 @@
 //!     client_secret: "s3cret".into(),
 //! };
 //! let http = request.to_http(&auth, now)?;
-//! assert!(http.body.starts_with("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange"));
+//! let grant_type = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange";
+//! assert!(http.body.starts_with(grant_type));
 //! assert!(http.headers.iter().any(|(name, _)| *name == "Authorization"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -70,7 +71,10 @@ use crate::urn;
 pub enum ClientError {
     /// The server answered with an OAuth error. `Display` names the code only when it is a
     /// known one: the server's text is never echoed.
-    #[error("the server refused: {}", .0.wire_error().map_or("an unrecognised error", |e| e.code()))]
+    #[error(
+        "the server refused: {}",
+        .0.wire_error().map_or("an unrecognised error", |e| e.code())
+    )]
     Refused(Box<TokenErrorResponse>),
     /// The response body is not the JSON object it should be (not JSON, duplicate members,
     /// over 64 KiB, a member of the wrong type, a required member missing); the name says which.

@@ -55,7 +55,8 @@
 //!      &subject_token={id_token}\
 //!      &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token"
 //! );
-//! let exchange = idp.exchange(&hosts, body.as_bytes(), &AuthenticatedClient::confidential("aria"), now);
+//! let aria = AuthenticatedClient::confidential("aria");
+//! let exchange = idp.exchange(&hosts, body.as_bytes(), &aria, now);
 //! let issued = exchange.outcome?.into_id_jag().expect("an ID-JAG request");
 //! // `admin` is outside the connection's ceiling: narrowed away, and the response says so.
 //! assert_eq!(issued.claims().scope().map(|s| s.to_string()).as_deref(), Some("expenses.read"));

@@ -45,7 +45,8 @@
 //! );
 //! let replay = MemoryReplayGuard::new(100_000);
 //! let policy = AllowAll;
-//! let hosts = RedeemHosts { issuers: &issuers, replay: &replay, subjects: &subjects, policy: &policy };
+//! let hosts =
+//!     RedeemHosts { issuers: &issuers, replay: &replay, subjects: &subjects, policy: &policy };
 //! let server = ResourceServer::new(ResourceServerConfig::new("https://as.expenses.example"));
 //!
 //! // An ID-JAG the IdP issued to the agent.
@@ -64,7 +65,8 @@
 //! let id_jag = sign_compact(&idp_key, Some("oauth-id-jag+jwt"), claims.to_json().as_bytes())?;
 //!
 //! let body = format!(
-//!     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={id_jag}&scope=expenses.read"
+//!     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer\
+//!      &assertion={id_jag}&scope=expenses.read"
 //! );
 //! let client = AuthenticatedClient::confidential("aria");
 //! let redemption = server.redeem(&hosts, body.as_bytes(), &client, now);

@@ -65,6 +65,16 @@ fn a_record_expires_when_the_token_can_no_longer_be_presented() {
 }
 
 #[test]
+fn debug_output_names_the_namespace_never_the_url_or_its_password() {
+    let url = "redis://replay-user:s3cret-password@127.0.0.1:1/2";
+    let guard = RedisReplayGuard::new(url).unwrap().with_namespace("tenant-a:");
+    let debug = format!("{guard:?}");
+    assert!(debug.starts_with("RedisReplayGuard"), "{debug}");
+    assert!(debug.contains("tenant-a:") && debug.contains("timeout"), "{debug}");
+    assert!(!debug.contains("s3cret") && !debug.contains("replay-user"), "{debug}");
+}
+
+#[test]
 fn keys_hold_no_token_material() {
     let guard = RedisReplayGuard::new("redis://127.0.0.1:1/").unwrap().with_namespace("ns:");
     let key = guard.key(IDP, "a-very-recognisable-jti");

@@ -74,6 +74,54 @@ fn debug_output_names_the_namespace_never_the_url_or_its_password() {
     assert!(!debug.contains("s3cret") && !debug.contains("replay-user"), "{debug}");
 }
 
+/// A loopback server speaking just enough RESP: `+OK` to every command but `SET`, which gets
+/// `reply`.
+fn fake_redis(reply: &'static [u8]) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}/", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else { return };
+        let mut buffer = [0u8; 8192];
+        while let Ok(read @ 1..) = stream.read(&mut buffer) {
+            let chunk = &buffer[..read];
+            // Each command is a RESP array: a `*` at the start of a line.
+            let commands = (0..read)
+                .filter(|&i| chunk[i] == b'*' && (i == 0 || chunk[i - 1] == b'\n'))
+                .count();
+            let is_set = chunk.windows(9).any(|w| w.eq_ignore_ascii_case(b"$3\r\nSET\r\n"));
+            let answer: &[u8] = if is_set { reply } else { b"+OK\r\n" };
+            if (0..commands).any(|_| stream.write_all(answer).is_err()) {
+                break;
+            }
+        }
+    });
+    (url, server)
+}
+
+#[test]
+fn an_unexpected_reply_fails_closed() {
+    // SET NX answers OK (set) or nil (exists); anything else, such as QUEUED inside a MULTI,
+    // says nothing about whether the record was written: the check fails closed.
+    for reply in [&b"+QUEUED\r\n"[..], b"$2\r\nno\r\n", b":1\r\n"] {
+        let (url, server) = fake_redis(reply);
+        let guard = RedisReplayGuard::new(&url).unwrap();
+        let now = NumericDate::now_from_system_clock();
+        let verdict = guard.check_and_record(IDP, "jti-odd", in_seconds(300), now);
+        assert_eq!(verdict, Err(ReplayError::Unavailable), "{}", String::from_utf8_lossy(reply));
+        drop(guard);
+        server.join().unwrap();
+    }
+    // The same fake server answering OK is a first use: the refusal above is the reply's.
+    let (url, server) = fake_redis(b"+OK\r\n");
+    let guard = RedisReplayGuard::new(&url).unwrap();
+    let now = NumericDate::now_from_system_clock();
+    let verdict = guard.check_and_record(IDP, "jti-ok", in_seconds(300), now);
+    assert_eq!(verdict, Ok(ReplayVerdict::Fresh));
+    drop(guard);
+    server.join().unwrap();
+}
+
 #[test]
 fn keys_hold_no_token_material() {
     let guard = RedisReplayGuard::new("redis://127.0.0.1:1/").unwrap().with_namespace("ns:");

@@ -2237,3 +2237,13 @@ fn a_public_client_is_refused_before_its_dpop_proof_is_examined() {
     );
     assert_refused(outcome, RejectReason::PublicClient, WireError::UnauthorizedClient);
 }
+
+#[test]
+fn rejections_display_the_wire_code_and_the_reason_code_only() {
+    // Logs get the stable codes; nothing from the token is echoed.
+    assert_eq!(RejectReason::Replayed.to_string(), "replayed");
+    assert_eq!(RejectReason::AudienceMismatch.to_string(), "aud_mismatch");
+    assert_eq!(Rejection::from(RejectReason::Replayed).to_string(), "invalid_grant (replayed)");
+    let store = Rejection::from(RejectReason::ReplayStoreUnavailable);
+    assert_eq!(store.to_string(), "server_error (replay_store_unavailable)");
+}

@@ -79,10 +79,6 @@ impl Hasher for PassThrough {
         }
     }
 
-    fn write_u64(&mut self, value: u64) {
-        self.0 ^= value;
-    }
-
     fn write_usize(&mut self, _length: usize) {
         // The array length prefix carries no information.
     }
@@ -202,6 +198,19 @@ mod tests {
         // for it.
         assert_eq!(guard.check_and_record("a", "1", at(300), at(200)), Ok(ReplayVerdict::Fresh));
         assert_eq!(guard.len(), 2);
+    }
+
+    /// The shard maps hash keys with `PassThrough`: it must keep their entropy, or every record
+    /// would share a bucket and each check would scan them all (correct, but a denial of
+    /// service at scale).
+    #[test]
+    fn pass_through_hashing_keeps_keys_apart() {
+        let guard = MemoryReplayGuard::new(16);
+        let build = BuildHasherDefault::<PassThrough>::default();
+        let hashes: std::collections::HashSet<u64> = (0..10_000)
+            .map(|jti| build.hash_one(guard.key("https://idp.example", &jti.to_string())))
+            .collect();
+        assert_eq!(hashes.len(), 10_000);
     }
 
     #[test]

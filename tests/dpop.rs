@@ -1660,6 +1660,11 @@ fn a_proof_refusal_at_the_resource_as_is_audited_with_its_reason() {
     assert!(line.contains(r#""reason":"dpop_htu_mismatch""#), "{line}");
     assert!(line.contains(r#""wire_error":"invalid_dpop_proof""#), "{line}");
     assert!(!line.contains("eyJ"), "no token in the audit record: {line}");
+    // The proof was refused before the ID-JAG was read; the record still names what the
+    // ID-JAG claims, as unverified.
+    let audit: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert!(audit["issuer"].is_string() && audit["jwt_id"].is_string(), "{line}");
+    assert_eq!(audit["claims_verified"], false);
 }
 
 #[test]

@@ -564,7 +564,16 @@ fn public_client_is_refused_by_default() {
     let token = fx.token();
     let public = AuthenticatedClient::public(CLIENT);
     let redemption = fx.redeem_with(&token, None, &public, now());
+    // The audit record still names what the assertion claims, unverified.
+    let audit = audit_json(&redemption);
     assert_refused(redemption.outcome, RejectReason::PublicClient, WireError::UnauthorizedClient);
+    assert_eq!(
+        (audit["reason"].as_str(), audit["issuer"].as_str()),
+        (Some("public_client"), Some(IDP))
+    );
+    assert_eq!(audit["subject"], SUBJECT);
+    assert!(audit["jwt_id"].is_string());
+    assert_eq!(audit["claims_verified"], false);
     // The refusal did not burn the jti: the confidential client can still redeem it.
     fx.grant(&token);
 }

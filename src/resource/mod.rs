@@ -693,8 +693,28 @@ impl ResourceServer {
             Ok(request) => request,
             Err(rejection) => return self.audited(Err(rejection), client, None, now),
         };
-        let outcome = self.redeem_request_with_dpop(hosts, &request, dpop, client, now);
+        let outcome = self
+            .redeem_request_with_dpop(hosts, &request, dpop, client, now)
+            .map_err(|rejection| self.with_unverified_claims(rejection, request.assertion()));
         self.audited(outcome, client, request.scope(), now)
+    }
+
+    /// A refusal decided before the assertion is read (a public client, a DPoP proof missing
+    /// or invalid) still names, in its audit record, the issuer, subject and `jti` the
+    /// assertion claims, marked unverified.
+    fn with_unverified_claims(&self, rejection: Rejection, assertion: &str) -> Rejection {
+        let before_the_assertion = matches!(
+            rejection.reason(),
+            RejectReason::PublicClient
+                | RejectReason::DpopProofInvalid(_)
+                | RejectReason::DpopProofMissing
+        );
+        match self.parse(assertion) {
+            Ok(unverified) if before_the_assertion && rejection.claims().is_none() => {
+                rejection.with_claims(&unverified.claims, false)
+            }
+            _ => rejection,
+        }
     }
 
     /// One call from an already parsed request (see [`ResourceServer::redeem`]).

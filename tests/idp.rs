@@ -18,6 +18,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use id_jag::NumericDate;
 use id_jag::authenticated::AuthenticatedClient;
 use id_jag::claims::{Actor, ClaimsError, OneOrMany, SamlNameId, SubjectIdentifier};
+use id_jag::client::{
+    ClientAuthentication, TokenExchangeRequest, read_refresh_token_exchange_response,
+};
 use id_jag::error::WireError;
 use id_jag::idp::{
     Agent, ConnectionLookup, ConnectionRegistry, Denial, DenyReason, DirectoryUser, Exchange,
@@ -1094,6 +1097,22 @@ fn saml_assertion_then_refresh_token_then_id_jag() {
     assert!(response.headers().contains(&("Cache-Control", "no-store")));
     assert!(!exchange.audit.to_json_line().contains(assertion));
     assert!(!exchange.audit.to_json_line().contains(&refresh_token));
+
+    // The crate's client reads that answer (draft §4.5) and makes leg 1 of it.
+    let read = read_refresh_token_exchange_response(200, response.to_json().as_bytes()).unwrap();
+    assert_eq!((read.refresh_token(), read.expires_in()), (refresh_token.as_str(), Some(86_400)));
+    let leg_one = TokenExchangeRequest::new(read.into_subject_token(), EXPENSES)
+        .scope(Scope::parse("expenses.read").unwrap());
+    let auth = ClientAuthentication::SecretPost {
+        client_id: CLIENT.into(),
+        client_secret: "unused-here".into(),
+    };
+    let http = leg_one.to_http(&auth, now()).unwrap();
+    let client = AuthenticatedClient::confidential(CLIENT);
+    let exchanged = fx.idp.exchange(&fx.hosts(), http.body.as_bytes(), &client, now());
+    let from_client = exchanged.outcome.unwrap().into_id_jag().unwrap();
+    assert_eq!(from_client.claims().subject(), USER);
+    assert_eq!(scope_of(&from_client).as_deref(), Some("expenses.read"));
 
     // The refresh token is now the subject token of an ID-JAG request.
     let issued = fx.issue(&refresh_form(&refresh_token).add("scope", "expenses.read"));

@@ -193,21 +193,9 @@ pub fn read_exchange_response(
     status: u16,
     body: &[u8],
 ) -> Result<IdJagResponse, ClientError> {
-    let mut members = read_body(status, body)?;
-    let access_token = required_string(&mut members, "access_token")?;
-    let issued_token_type = required_string(&mut members, "issued_token_type")?;
-    let token_type = required_string(&mut members, "token_type")?;
-    let expires_in = optional_u64(&mut members, "expires_in")?;
-    let scope = optional_scope(&mut members)?;
-    let refresh_token_sent = members.contains_key("refresh_token");
-
     // draft §4.3.2: the token is an ID-JAG and token_type is N_A.
-    if issued_token_type != urn::TOKEN_TYPE_ID_JAG {
-        return Err(ClientError::WrongIssuedTokenType);
-    }
-    if !token_type.eq_ignore_ascii_case(urn::TOKEN_TYPE_N_A) {
-        return Err(ClientError::WrongTokenType);
-    }
+    let ExchangeAnswer { access_token, expires_in, scope, refresh_token_sent } =
+        read_exchange_answer(status, body, urn::TOKEN_TYPE_ID_JAG)?;
 
     let jws = CompactJws::parse(&access_token, &ParseOptions::new(AlgorithmSet::all()))
         .map_err(|_| ClientError::NotAnIdJag)?;
@@ -272,21 +260,40 @@ pub fn read_refresh_token_exchange_response(
     status: u16,
     body: &[u8],
 ) -> Result<RefreshTokenResponse, ClientError> {
+    // draft §4.5: the token is a refresh token, carried in access_token, and token_type is N_A.
+    let answer = read_exchange_answer(status, body, urn::TOKEN_TYPE_REFRESH_TOKEN)?;
+    let ExchangeAnswer { access_token: refresh_token, expires_in, scope, .. } = answer;
+    Ok(RefreshTokenResponse { refresh_token, expires_in, scope })
+}
+
+/// The members of a successful token-exchange answer (RFC 8693 §2.2.1), once its
+/// `issued_token_type` is `issued` and its `token_type` is `N_A` in any case.
+struct ExchangeAnswer {
+    access_token: String,
+    expires_in: Option<u64>,
+    scope: Option<Scope>,
+    refresh_token_sent: bool,
+}
+
+fn read_exchange_answer(
+    status: u16,
+    body: &[u8],
+    issued: &str,
+) -> Result<ExchangeAnswer, ClientError> {
     let mut members = read_body(status, body)?;
-    let refresh_token = required_string(&mut members, "access_token")?;
+    let access_token = required_string(&mut members, "access_token")?;
     let issued_token_type = required_string(&mut members, "issued_token_type")?;
     let token_type = required_string(&mut members, "token_type")?;
     let expires_in = optional_u64(&mut members, "expires_in")?;
     let scope = optional_scope(&mut members)?;
-
-    // draft §4.5: the token is a refresh token, carried in access_token, and token_type is N_A.
-    if issued_token_type != urn::TOKEN_TYPE_REFRESH_TOKEN {
+    if issued_token_type != issued {
         return Err(ClientError::WrongIssuedTokenType);
     }
     if !token_type.eq_ignore_ascii_case(urn::TOKEN_TYPE_N_A) {
         return Err(ClientError::WrongTokenType);
     }
-    Ok(RefreshTokenResponse { refresh_token, expires_in, scope })
+    let refresh_token_sent = members.contains_key("refresh_token");
+    Ok(ExchangeAnswer { access_token, expires_in, scope, refresh_token_sent })
 }
 
 /// Read the resource AS's answer to the jwt-bearer grant (leg 2): an ordinary token response

@@ -211,6 +211,24 @@ mod tests {
             .map(|jti| build.hash_one(guard.key("https://idp.example", &jti.to_string())))
             .collect();
         assert_eq!(hashes.len(), 10_000);
+        // The map picks buckets by the low bits and tags entries with the high ones: both must
+        // stay uniform (folding with `|` or `&` would skew them towards ones or zeros).
+        for shift in [0, 56] {
+            let bytes: std::collections::HashSet<u64> =
+                hashes.iter().map(|hash| (hash >> shift) & 0xff).collect();
+            assert_eq!(bytes.len(), 256, "byte at bit {shift}");
+        }
+    }
+
+    #[test]
+    fn size_and_debug_output() {
+        let guard = MemoryReplayGuard::new(100);
+        assert!(guard.is_empty());
+        assert_eq!(guard.check_and_record("a", "1", at(200), at(100)), Ok(ReplayVerdict::Fresh));
+        assert!(!guard.is_empty());
+        assert_eq!(guard.len(), 1);
+        // 100 records over 16 shards: 7 per shard, 112 in all. No key material is shown.
+        assert_eq!(format!("{guard:?}"), "MemoryReplayGuard { records: 1, capacity: 112 }");
     }
 
     #[test]

@@ -1395,6 +1395,28 @@ fn subject_identity_exposes_only_associated_nameid() {
     );
 }
 
+#[test]
+fn subject_identity_exposes_the_resource_side_identifiers_for_the_host() {
+    // draft §3: aud_sub, aud_tenant and email let the host resolve or provision the account.
+    let fx = Fixture::new();
+    let claims =
+        fx.claims().aud_sub("acct-77").aud_tenant("expenses-eu").email("b@company.example");
+    let verified = fx
+        .verify(&fx.mint(&claims.build().unwrap()), now())
+        .unwrap()
+        .finish(Some(Ok(ReplayVerdict::Fresh)))
+        .unwrap();
+    let identity = verified.subject_identity();
+    assert_eq!(identity.aud_sub(), Some("acct-77"));
+    assert_eq!(identity.aud_tenant(), Some("expenses-eu"));
+    assert_eq!(identity.email(), Some("b@company.example"));
+
+    let bare = fx.verify(&fx.token(), now()).unwrap().finish(Some(Ok(ReplayVerdict::Fresh)));
+    let bare = bare.unwrap();
+    let identity = bare.subject_identity();
+    assert_eq!((identity.aud_sub(), identity.aud_tenant(), identity.email()), (None, None, None));
+}
+
 // ---------------------------------------------------------------------------------------------
 // authorization_details, resource, scope
 // ---------------------------------------------------------------------------------------------
@@ -2255,4 +2277,51 @@ fn rejections_display_the_wire_code_and_the_reason_code_only() {
     assert_eq!(Rejection::from(RejectReason::Replayed).to_string(), "invalid_grant (replayed)");
     let store = Rejection::from(RejectReason::ReplayStoreUnavailable);
     assert_eq!(store.to_string(), "server_error (replay_store_unavailable)");
+}
+
+#[test]
+fn access_token_audience_may_be_an_array_naming_this_resource() {
+    // RFC 9068 §4: the resource server's identifier is among `aud`.
+    let minted = MintedAccessToken::new();
+    let among = minted.resigned(|claims| {
+        claims.insert("aud".into(), json!(["https://api.other.example", API]));
+    });
+    assert_eq!(minted.verify(&among, None).unwrap().subject, ACCOUNT);
+    for aud in [json!(["https://api.other.example"]), json!([]), json!(format!("{API}/"))] {
+        let token = minted.resigned(|claims| {
+            claims.insert("aud".into(), aud.clone());
+        });
+        assert_eq!(minted.verify(&token, None).unwrap_err(), AccessTokenError::AudienceMismatch);
+    }
+}
+
+#[test]
+fn access_token_bound_by_another_method_is_an_unsupported_binding() {
+    let minted = MintedAccessToken::new();
+    let mtls = minted.resigned(|claims| {
+        claims.insert("cnf".into(), json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN"}));
+    });
+    assert_eq!(minted.verify(&mtls, None).unwrap_err(), AccessTokenError::UnsupportedBinding);
+    let dpop = minted.resigned(|claims| {
+        claims.insert("cnf".into(), json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}));
+    });
+    assert_eq!(minted.verify(&dpop, None).unwrap_err(), AccessTokenError::DpopProofMissing);
+}
+
+#[test]
+fn access_token_debug_output_hides_the_token() {
+    let fx = Fixture::new();
+    let grant = fx.grant(&fx.token());
+    let as_key: Arc<dyn Signer> = Arc::new(SigningKey::generate(Algorithm::Es256).unwrap());
+    let issuer = AccessTokenIssuer::new(AS_ISSUER, as_key, 300);
+    let issued = issuer.mint(&grant, now()).unwrap();
+    let debug = format!("{issued:?}");
+    assert!(debug.starts_with("IssuedAccessToken") && debug.contains(issued.jwt_id()), "{debug}");
+    assert!(debug.contains("<redacted>") && !debug.contains(issued.token()), "{debug}");
+    for segment in issued.token().split('.') {
+        assert!(!debug.contains(segment), "{debug}");
+    }
+    let debug = format!("{issuer:?}");
+    assert!(debug.starts_with("AccessTokenIssuer") && debug.contains(AS_ISSUER), "{debug}");
+    assert!(debug.contains("300"), "{debug}");
 }

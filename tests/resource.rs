@@ -620,6 +620,7 @@ fn empty_trusted_issuer_store_refuses_every_token() {
     let fx = Fixture::new();
     let empty = TrustedIssuers::new();
     assert!(empty.is_empty());
+    assert_eq!((empty.len(), fx.issuers.len(), fx.issuers.is_empty()), (0, 1, false));
     let hosts = RedeemHosts { issuers: &empty, ..fx.hosts() };
     for issuer in [IDP, UNKNOWN_IDP, AS_ISSUER, ""] {
         let mut claims = claims_map(&fx.claims().build().unwrap());
@@ -2306,6 +2307,12 @@ fn access_token_bound_by_another_method_is_an_unsupported_binding() {
         claims.insert("cnf".into(), json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}));
     });
     assert_eq!(minted.verify(&dpop, None).unwrap_err(), AccessTokenError::DpopProofMissing);
+    // jkt next to another method: the other binding cannot be checked, so neither counts.
+    let both = minted.resigned(|claims| {
+        let cnf = json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I", "x5t#S256": "bwcK"});
+        claims.insert("cnf".into(), cnf);
+    });
+    assert_eq!(minted.verify(&both, None).unwrap_err(), AccessTokenError::UnsupportedBinding);
 }
 
 #[test]

@@ -2118,3 +2118,12 @@ fn a_cached_proof_key_is_still_vetted_on_every_proof() {
         assert!(matches!(outcome, Err(DpopError::InvalidJwk(_))), "{name}: {outcome:?}");
     }
 }
+
+#[test]
+fn proof_builder_debug_hides_the_access_token() {
+    let access_token = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJiIn0.c2lnbmF0dXJl";
+    let builder = DpopProof::new("GET", API_URL).with_access_token(access_token);
+    let debug = format!("{builder:?}");
+    assert!(debug.starts_with("DpopProof") && debug.contains("<redacted>"), "{debug}");
+    assert!(!debug.contains("eyJ") && !debug.contains("c2lnbmF0dXJl"), "{debug}");
+}

@@ -1441,6 +1441,7 @@ fn sign_compact_parses_and_verifies_for_every_algorithm() {
         jws.verify_with(key.verification_key()).unwrap();
         let set = KeySet::new(vec![key.verification_key().clone()]).unwrap();
         jws.verify_with_key_set(&set).unwrap();
+        assert_eq!(jws.into_unverified_payload(), payload);
     }
 }
 

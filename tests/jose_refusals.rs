@@ -1446,6 +1446,19 @@ fn sign_compact_parses_and_verifies_for_every_algorithm() {
 }
 
 #[test]
+fn compact_jws_debug_shows_the_header_only() {
+    // The token may be a bearer credential: its payload and signature stay out of logs.
+    let (_, token) = es256_token();
+    let jws = parse(&token).unwrap();
+    let debug = format!("{jws:?}");
+    assert!(debug.starts_with("CompactJws") && debug.contains("Es256"), "{debug}");
+    assert!(debug.contains("oauth-id-jag+jwt"), "{debug}");
+    let parts = segments(&token);
+    assert!(!debug.contains(&parts[1]) && !debug.contains(&parts[2]), "{debug}");
+    assert!(!debug.contains("https://idp"), "{debug}");
+}
+
+#[test]
 fn sign_compact_without_typ_omits_it() {
     let key = SigningKey::generate(Algorithm::EdDsa).unwrap();
     let token = sign_compact(&key, None, b"{}").unwrap();

@@ -1701,3 +1701,26 @@ fn header_members_are_read_as_sent() {
     let jws = parse(&bare).unwrap();
     assert_eq!((jws.header().typ(), jws.header().kid(), jws.header().cty()), (None, None, None));
 }
+
+#[test]
+fn signing_key_set_publishes_the_active_key_once() {
+    // Rotation: the active key, plus keys still or already published; the active key listed
+    // again among them is published once, not refused as a repeated kid.
+    let active = SigningKey::generate(Algorithm::Es256).unwrap();
+    let next = SigningKey::generate(Algorithm::Es256).unwrap();
+    let published = vec![active.verification_key().clone(), next.verification_key().clone()];
+    let set = id_jag::jose::SigningKeySet::new(active, published).unwrap();
+    assert_eq!(set.verification_keys().len(), 2);
+}
+
+#[test]
+fn verification_key_debug_shows_identifiers_only() {
+    let key = SigningKey::generate(Algorithm::Rs256).unwrap();
+    let public = key.verification_key();
+    let debug = format!("{public:?}");
+    assert!(debug.starts_with("VerificationKey") && debug.contains("Rs256"), "{debug}");
+    assert!(debug.contains(public.thumbprint()), "{debug}");
+    let jwk = public.to_jwk();
+    let modulus = jwk["n"].as_str().unwrap();
+    assert!(!debug.contains(&modulus[..32]), "no key material: {debug}");
+}

@@ -1640,6 +1640,13 @@ fn jwks_documents_over_one_mebibyte_are_refused_unread() {
     // Just under the cap, the same document is read.
     let document = format!("{{\"keys\":[]{}}}", " ".repeat(KeySet::MAX_JWKS_LEN - 20));
     assert!(KeySet::from_jwks(document.as_bytes()).unwrap().keys.is_empty());
+    // The cap is 1 MiB exactly: a document of that length is read, one byte more is not.
+    assert_eq!(KeySet::MAX_JWKS_LEN, 1 << 20);
+    let at_cap = format!("{{\"keys\":[]{}}}", " ".repeat(KeySet::MAX_JWKS_LEN - 11));
+    assert_eq!(at_cap.len(), KeySet::MAX_JWKS_LEN);
+    assert!(KeySet::from_jwks(at_cap.as_bytes()).is_ok());
+    let over = format!("{at_cap} ");
+    assert_eq!(KeySet::from_jwks(over.as_bytes()).unwrap_err(), KeyError::NotAKeySet);
 }
 
 // ---------------------------------------------------------------------------------------------

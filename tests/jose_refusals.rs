@@ -1716,8 +1716,15 @@ fn signing_key_set_publishes_the_active_key_once() {
     let active = SigningKey::generate(Algorithm::Es256).unwrap();
     let next = SigningKey::generate(Algorithm::Es256).unwrap();
     let published = vec![active.verification_key().clone(), next.verification_key().clone()];
+    let active_kid = active.kid().map(str::to_owned);
     let set = id_jag::jose::SigningKeySet::new(active, published).unwrap();
     assert_eq!(set.verification_keys().len(), 2);
+    assert!(!set.verification_keys().is_empty());
+    // The set signs as its active key, and names it in the header.
+    assert_eq!(set.key_id().map(str::to_owned), active_kid);
+    let token = sign_compact(&set, None, b"{}").unwrap();
+    assert_eq!(parse(&token).unwrap().header().kid().map(str::to_owned), active_kid);
+    parse(&token).unwrap().verify_with_key_set(set.verification_keys()).unwrap();
 }
 
 #[test]

@@ -575,7 +575,10 @@ impl IdentityProvider {
                 .default_scope
                 .as_ref()
                 .map(|default| default.intersection(&connection.scope_ceiling))
-                .map(|granted| held.map_or_else(|| granted.clone(), |h| granted.intersection(h)))
+                .map(|granted| match held {
+                    Some(held) => granted.intersection(held),
+                    None => granted,
+                })
                 .filter(|granted| !granted.is_empty()),
         };
 
